@@ -1,0 +1,126 @@
+"""The stats service: both engines behind one interface, memory-engine rows and results cached.
+
+Cache layout (aiocache, `memory://` or `redis://`): `snapshot` points at the current snapshot;
+rows and results are stored under keys that carry their snapshot id, so a reader never mixes
+two snapshots. The refresh calls `snapshot_committed` only after its transaction commits: it
+drops the old keys and moves the pointer, so the engines never disagree for longer than that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from aiocache import Cache
+from aiocache.base import BaseCache
+from aiocache.serializers import PickleSerializer
+
+from bot import stats
+from bot.errors import NoDataYet
+from bot.stats import AsOf, GameStat, Order, SnapshotInfo, StreamSummary
+from bot.streams import Stream
+from db import queries
+
+log = logging.getLogger(__name__)
+
+Source = Literal["memory", "database"]
+T = TypeVar("T")
+
+NAMESPACE = "streamstats:"
+POINTER_KEY = "snapshot"
+POINTER_TTL = 60  # seconds; a safety net should a pointer update ever be lost
+DATA_TTL = 24 * 3600  # rows and results of old snapshots expire even if nobody clears them
+
+
+def open_cache(url: str) -> BaseCache:
+    """An aiocache cache for `memory://` or `redis://host:port/db`.
+
+    Memory values are kept by reference (our values are immutable); Redis needs them pickled.
+    """
+    cache = Cache.from_url(url)
+    cache.namespace = NAMESPACE
+    if url.startswith("redis"):
+        cache.serializer = PickleSerializer()
+    return cache
+
+
+class StatsService:
+    """Answers every statistic from the chosen engine; raises `NoDataYet` before a snapshot."""
+
+    def __init__(self, cache: BaseCache) -> None:
+        self._cache = cache
+
+    async def close(self) -> None:
+        """Release the cache's connections."""
+        await self._cache.close()
+
+    async def snapshot(self) -> SnapshotInfo | None:
+        """The current snapshot, or None before the first refresh."""
+        pointer: SnapshotInfo | None = await self._cache.get(POINTER_KEY)
+        if pointer is None:
+            pointer = await queries.latest_snapshot()
+            if pointer is not None:
+                # `add` fails if a refresh set a newer pointer meanwhile: that one wins.
+                await self._cache.add(POINTER_KEY, pointer, ttl=POINTER_TTL)
+        return pointer
+
+    async def snapshot_committed(self, snapshot: SnapshotInfo) -> None:
+        """Forget everything cached for older snapshots and point readers at `snapshot`."""
+        await self._cache.clear(namespace=NAMESPACE)
+        await self._cache.set(POINTER_KEY, snapshot, ttl=POINTER_TTL)
+
+    async def rows(self) -> AsOf[tuple[Stream, ...]]:
+        """All rows of the current snapshot, loaded from the database once per snapshot."""
+        pointer = await self.snapshot()
+        if pointer is None:
+            raise NoDataYet
+        cached: AsOf[tuple[Stream, ...]] | None = await self._cache.get(f"rows:{pointer.id}")
+        if cached is not None:
+            return cached
+        loaded = await queries.load_streams()
+        if loaded is None:
+            raise NoDataYet
+        await self._cache.set(f"rows:{loaded.snapshot.id}", loaded, ttl=DATA_TTL)
+        return loaded
+
+    async def stream_summary(self, source: Source = "memory") -> AsOf[StreamSummary]:
+        """Median, odd/even and duplicate figures over all streams."""
+        if source == "database":
+            return _present(await queries.stream_summary())
+        return await self._memory_result("summary", stats.stream_summary)
+
+    async def game_stats(self, source: Source = "memory") -> AsOf[tuple[GameStat, ...]]:
+        """Per game: highest viewer count and number of streams."""
+        if source == "database":
+            return _present(await queries.game_stats())
+        return await self._memory_result("games", stats.game_stats)
+
+    async def top_streams(
+        self, order: Order = "desc", source: Source = "memory"
+    ) -> AsOf[tuple[Stream, ...]]:
+        """The top 100 streams by viewers, most first (`desc`) or the same 100 reversed."""
+        if source == "database":
+            return _present(await queries.top_streams(order))
+        return await self._memory_result(
+            f"top-{order}", lambda rows: stats.top_streams(rows, order)
+        )
+
+    async def _memory_result(
+        self, name: str, compute: Callable[[tuple[Stream, ...]], T]
+    ) -> AsOf[T]:
+        pointer = await self.snapshot()
+        if pointer is not None:
+            cached: AsOf[T] | None = await self._cache.get(f"{name}:{pointer.id}")
+            if cached is not None:
+                return cached
+        rows = await self.rows()
+        result = AsOf(rows.snapshot, compute(rows.value))
+        await self._cache.set(f"{name}:{rows.snapshot.id}", result, ttl=DATA_TTL)
+        return result
+
+
+def _present(result: AsOf[T] | None) -> AsOf[T]:
+    if result is None:
+        raise NoDataYet
+    return result

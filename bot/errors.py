@@ -1,0 +1,60 @@
+"""The exception hierarchy: what can go wrong, and the sentence a user sees when it does."""
+
+from __future__ import annotations
+
+
+class StreamStatsError(Exception):
+    """Base class of every error StreamStats raises on purpose."""
+
+
+class ConfigError(StreamStatsError):
+    """One or more settings are missing or invalid; each problem names its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class UserFacingError(StreamStatsError):
+    """An error whose message is a short sentence meant for the person who asked."""
+
+    def __init__(self, user_message: str) -> None:
+        self.user_message = user_message
+        super().__init__(user_message)
+
+
+class NoDataYet(UserFacingError):
+    """No snapshot has been committed yet (the first refresh has not finished)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "StreamStats is still loading the first batch of live streams. Try again in a minute."
+        )
+
+
+class TwitchError(StreamStatsError):
+    """Base class of Twitch client failures; the message never contains a credential."""
+
+
+class TwitchUnavailable(TwitchError):
+    """Twitch did not answer usefully: 5xx, timeout or connection error (retried, then raised)."""
+
+
+class TwitchRateLimited(TwitchUnavailable):
+    """Twitch answered 429; `reset_at` is the Unix time when the bucket refills."""
+
+    def __init__(self, message: str, reset_at: float | None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class TwitchAuthError(TwitchError):
+    """Twitch refused our credentials (token request failed, or 401 after a fresh token)."""
+
+
+class TwitchRequestError(TwitchError):
+    """Twitch rejected a request as invalid (4xx other than 401 and 429)."""
+
+
+class TwitchPayloadError(TwitchError):
+    """Twitch answered with malformed JSON or a shape we do not understand."""

@@ -1,0 +1,122 @@
+"""The refresh service: fetch the top N live streams and replace the stored snapshot atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.cache import StatsService
+from bot.errors import TwitchError
+from bot.stats import SnapshotInfo
+from bot.twitch import TwitchClient
+from db import queries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What one refresh run did; `error` says why it failed (None on success)."""
+
+    finished_at: datetime
+    duration: float
+    snapshot: SnapshotInfo | None = None
+    pages: int = 0
+    duplicates_dropped: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the run committed a new snapshot."""
+        return self.error is None
+
+
+class RefreshService:
+    """Runs refreshes one at a time; a failed run leaves the previous snapshot untouched."""
+
+    def __init__(
+        self,
+        twitch: TwitchClient,
+        stats: StatsService,
+        *,
+        top_streams: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._twitch = twitch
+        self._stats = stats
+        self._top_streams = top_streams
+        self._rng = rng or random.SystemRandom()
+        self._lock = asyncio.Lock()
+        self.last_outcome: RefreshOutcome | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while a refresh is in progress."""
+        return self._lock.locked()
+
+    async def refresh(self) -> RefreshOutcome | None:
+        """Run one refresh unless one is already running (then return None at once).
+
+        Never raises (except cancellation): failures are logged and returned as the outcome.
+        """
+        if self._lock.locked():
+            log.warning("refresh skipped: the previous one is still running")
+            return None
+        async with self._lock:
+            started = time.perf_counter()
+            try:
+                outcome = await self._refresh(started)
+            except TwitchError as error:
+                log.error("refresh failed, keeping the previous snapshot: %s", error)
+                outcome = self._failed(started, f"Twitch: {error}")
+            except Exception as error:
+                log.exception("refresh failed, keeping the previous snapshot")
+                outcome = self._failed(started, f"{type(error).__name__}: {error}")
+            self.last_outcome = outcome
+            return outcome
+
+    async def _refresh(self, started: float) -> RefreshOutcome:
+        fetched = await self._twitch.fetch_top_streams(self._top_streams)
+        if not fetched.streams:
+            return self._failed(started, "Twitch returned no live streams", log_it=True)
+        streams = list(fetched.streams)
+        self._rng.shuffle(streams)  # the specification asks for the rows in random order
+        snapshot = await queries.replace_snapshot(
+            streams,
+            pages=fetched.pages,
+            duplicates_dropped=fetched.duplicates_dropped,
+            taken_at=datetime.now(UTC),
+        )
+        try:
+            await self._stats.snapshot_committed(snapshot)
+        except Exception:
+            # The snapshot is committed; the cache pointer expires on its own shortly.
+            log.exception("snapshot %d committed but the cache could not be updated", snapshot.id)
+        duration = time.perf_counter() - started
+        log.info(
+            "refresh ok: snapshot %d, %d streams, %d pages, %d duplicates dropped, %.2f s",
+            snapshot.id,
+            snapshot.stream_count,
+            fetched.pages,
+            fetched.duplicates_dropped,
+            duration,
+        )
+        return RefreshOutcome(
+            finished_at=datetime.now(UTC),
+            duration=duration,
+            snapshot=snapshot,
+            pages=fetched.pages,
+            duplicates_dropped=fetched.duplicates_dropped,
+        )
+
+    @staticmethod
+    def _failed(started: float, reason: str, *, log_it: bool = False) -> RefreshOutcome:
+        if log_it:
+            log.error("refresh failed, keeping the previous snapshot: %s", reason)
+        return RefreshOutcome(
+            finished_at=datetime.now(UTC), duration=time.perf_counter() - started, error=reason
+        )

@@ -1,0 +1,115 @@
+"""The memory engine: pure statistics over the rows of one snapshot.
+
+`db/queries.py` computes the same results in SQL; both return these types, so tests compare the
+two engines with `==`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from bot.streams import Stream, by_viewers
+
+Order = Literal["desc", "asc"]
+TOP_LIMIT = 100
+NO_CATEGORY = "No category"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """Which snapshot the numbers come from."""
+
+    id: int
+    taken_at: datetime
+    stream_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf(Generic[T]):
+    """A result together with the snapshot it was computed from."""
+
+    snapshot: SnapshotInfo
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """Figures over all streams of a snapshot. `median` is None only when there are no streams."""
+
+    total: int
+    median: float | None
+    odd: int
+    even: int
+    duplicates: int
+    shared_counts: int
+
+
+@dataclass(frozen=True, slots=True)
+class GameStat:
+    """One game: its highest viewer count and how many live streams it has.
+
+    Streams without a category (empty game id) form one entry with `game_id == ""`.
+    """
+
+    game_id: str
+    game_name: str
+    streams: int
+    max_viewers: int
+
+    @property
+    def label(self) -> str:
+        """The name to show a person."""
+        return self.game_name or NO_CATEGORY
+
+
+EMPTY_SUMMARY = StreamSummary(total=0, median=None, odd=0, even=0, duplicates=0, shared_counts=0)
+
+
+def stream_summary(streams: Sequence[Stream]) -> StreamSummary:
+    """Median viewers, odd/even counts and how many streams share their viewer count."""
+    if not streams:
+        return EMPTY_SUMMARY
+    counts = sorted(stream.viewer_count for stream in streams)
+    middle = len(counts) // 2
+    median = (counts[middle] + counts[~middle]) / 2  # the two middle values (equal when odd)
+    odd = sum(count & 1 for count in counts)
+    shared = [n for n in Counter(counts).values() if n > 1]
+    return StreamSummary(
+        total=len(counts),
+        median=median,
+        odd=odd,
+        even=len(counts) - odd,
+        duplicates=sum(shared),
+        shared_counts=len(shared),
+    )
+
+
+def game_sort_key(game: GameStat) -> tuple[int, int, str]:
+    """Most streams first, then highest viewers, then game id (the order both engines use)."""
+    return (-game.streams, -game.max_viewers, game.game_id)
+
+
+def game_stats(streams: Sequence[Stream]) -> tuple[GameStat, ...]:
+    """Per game: highest viewer count and number of streams, in `game_sort_key` order."""
+    names: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    best: dict[str, int] = {}
+    for stream in streams:
+        game = stream.game_id
+        counts[game] += 1
+        names[game] = max(names.get(game, stream.game_name), stream.game_name)
+        best[game] = max(best.get(game, stream.viewer_count), stream.viewer_count)
+    games = [GameStat(game, names[game], counts[game], best[game]) for game in counts]
+    return tuple(sorted(games, key=game_sort_key))
+
+
+def top_streams(streams: Sequence[Stream], order: Order = "desc") -> tuple[Stream, ...]:
+    """The `TOP_LIMIT` streams with most viewers; `asc` is the same streams, reversed."""
+    top = heapq.nsmallest(TOP_LIMIT, streams, key=by_viewers)
+    return tuple(reversed(top)) if order == "asc" else tuple(top)

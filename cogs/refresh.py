@@ -1,0 +1,44 @@
+"""The refresh loop: every REFRESH_MINUTES (first run at start-up), one refresh at a time."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from discord.ext import commands, tasks
+
+if TYPE_CHECKING:
+    from bot.client import StreamStatsBot
+
+log = logging.getLogger(__name__)
+
+
+class RefreshCog(commands.Cog):
+    """Keeps the top live streams in the database."""
+
+    def __init__(self, bot: StreamStatsBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Start the loop at the configured interval; its first run is immediate."""
+        self.refresh_top_streams.change_interval(minutes=self.bot.settings.refresh_minutes)
+        self.refresh_top_streams.start()
+
+    async def cog_unload(self) -> None:
+        """Stop the loop; a refresh in progress is cancelled and its transaction rolled back."""
+        self.refresh_top_streams.cancel()
+
+    @tasks.loop(minutes=15)
+    async def refresh_top_streams(self) -> None:
+        """Replace the snapshot; the service logs and swallows failures so the loop lives on."""
+        await self.bot.refresher.refresh()
+
+    @refresh_top_streams.error
+    async def log_loop_error(self, error: BaseException) -> None:
+        """Last resort, should the service ever let an error escape: say so in the log."""
+        log.critical("the refresh loop stopped; restart the bot", exc_info=error)
+
+
+async def setup(bot: StreamStatsBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(RefreshCog(bot))

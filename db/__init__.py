@@ -1,0 +1,28 @@
+"""Database lifecycle: Tortoise configured from DATABASE_URL, opened and closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tortoise import Tortoise
+
+MODELS = ["db.models"]
+
+
+def ensure_sqlite_folder(database_url: str) -> None:
+    """Create the folder of a SQLite file (the default lives under ./data/)."""
+    scheme, _, path = database_url.partition("://")
+    if scheme == "sqlite" and path and not path.startswith(":memory:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def open_database(database_url: str) -> None:
+    """Connect and create missing tables. Must run in the task that later starts the bot."""
+    ensure_sqlite_folder(database_url)
+    await Tortoise.init(db_url=database_url, modules={"models": MODELS})
+    await Tortoise.generate_schemas(safe=True)
+
+
+async def close_database() -> None:
+    """Close every connection opened by `open_database`."""
+    await Tortoise.close_connections()

@@ -1,0 +1,41 @@
+"""Tables: the current snapshot of live streams and the log of committed snapshots."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Snapshot(Model):
+    """One committed refresh; the newest row describes the rows in `streams`."""
+
+    id = fields.IntField(primary_key=True)
+    taken_at = fields.DatetimeField()
+    stream_count = fields.IntField()
+    pages = fields.IntField()
+    duplicates_dropped = fields.IntField()
+
+    class Meta:
+        table = "snapshots"
+
+
+class Stream(Model):
+    """A live stream of the current snapshot (the table only ever holds one snapshot)."""
+
+    id = fields.CharField(primary_key=True, max_length=32)
+    snapshot_id = fields.IntField()
+    user_id = fields.CharField(max_length=32)
+    user_login = fields.CharField(max_length=64)
+    user_name = fields.CharField(max_length=255)
+    game_id = fields.CharField(max_length=32)
+    game_name = fields.CharField(max_length=255)
+    title = fields.TextField()
+    viewer_count = fields.IntField(db_index=True)
+    started_at = fields.DatetimeField()
+    language = fields.CharField(max_length=16)
+    tags = fields.TextField(description="JSON array of Twitch's readable tags")
+    thumbnail_url = fields.TextField()
+    is_mature = fields.BooleanField()
+
+    class Meta:
+        table = "streams"

@@ -1,0 +1,249 @@
+"""Every query: snapshot replacement, row loading and the SQL stats engine.
+
+The raw SQL runs unchanged on SQLite and PostgreSQL except for two details handled here:
+placeholders (`?` vs `$1`) and string order (PostgreSQL sorts text by locale unless told
+`COLLATE "C"`; ids must sort the same way as in Python so both engines agree on ties).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from bot.stats import TOP_LIMIT, AsOf, GameStat, Order, SnapshotInfo, StreamSummary
+from bot.streams import Stream
+
+_COLUMNS = (
+    "streams.id, streams.user_id, streams.user_login, streams.user_name, streams.game_id, "
+    "streams.game_name, streams.title, streams.viewer_count, streams.started_at, "
+    "streams.language, streams.tags, streams.thumbnail_url, streams.is_mature"
+)
+_INSERT_STREAMS = (
+    "INSERT INTO streams (snapshot_id, id, user_id, user_login, user_name, game_id, game_name, "
+    "title, viewer_count, started_at, language, tags, thumbnail_url, is_mature) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_LOAD_STREAMS = (
+    "SELECT streams.snapshot_id, snapshots.taken_at, snapshots.stream_count, " + _COLUMNS + " "
+    "FROM streams JOIN snapshots ON snapshots.id = streams.snapshot_id"
+)
+_TOP_STREAMS = (
+    "SELECT streams.snapshot_id, streams.id, streams.user_id, streams.user_login, "
+    "streams.user_name, streams.game_id, streams.game_name, streams.title, streams.viewer_count, "
+    "streams.started_at, streams.language, streams.tags, streams.thumbnail_url, streams.is_mature "
+    "FROM streams ORDER BY streams.viewer_count DESC, streams.id{binary} LIMIT ?"
+)
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def _connection() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def _is_postgres(conn: BaseDBAsyncClient) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+def _sql(conn: BaseDBAsyncClient, query: str) -> str:
+    """Adapt a query written for SQLite (`?`, `{binary}`) to the connection's dialect."""
+    if not _is_postgres(conn):
+        return query.format(binary="")
+    numbered = iter(range(1, query.count("?") + 1))
+    query = _PLACEHOLDER.sub(lambda _: f"${next(numbered)}", query)
+    return query.format(binary=' COLLATE "C"')
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """SQLite hands datetimes back as ISO text; PostgreSQL as aware datetimes."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _stream_from_row(row: dict[str, Any]) -> Stream:
+    return Stream(
+        id=row["id"],
+        user_id=row["user_id"],
+        user_login=row["user_login"],
+        user_name=row["user_name"],
+        game_id=row["game_id"],
+        game_name=row["game_name"],
+        title=row["title"],
+        viewer_count=row["viewer_count"],
+        started_at=_as_datetime(row["started_at"]),
+        language=row["language"],
+        tags=tuple(json.loads(row["tags"])),
+        thumbnail_url=row["thumbnail_url"],
+        is_mature=bool(row["is_mature"]),
+    )
+
+
+def _snapshot_from_row(row: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=row["snapshot_id"],
+        taken_at=_as_datetime(row["taken_at"]),
+        stream_count=row["stream_count"],
+    )
+
+
+def _one_name_per_game(streams: Sequence[Stream]) -> dict[str, str]:
+    """Twitch gives one name per game id; if a rename lands mid-paging, keep the first seen."""
+    names: dict[str, str] = {}
+    for stream in streams:
+        names.setdefault(stream.game_id, stream.game_name)
+    return names
+
+
+async def replace_snapshot(
+    streams: Sequence[Stream], *, pages: int, duplicates_dropped: int, taken_at: datetime
+) -> SnapshotInfo:
+    """Replace the stored streams with `streams` in one transaction and log the snapshot.
+
+    Readers see either the previous snapshot or this one, never a mix and never an empty table;
+    on any error the transaction rolls back and the previous snapshot stays as it was.
+    """
+    names = _one_name_per_game(streams)
+    async with in_transaction() as conn:
+        inserted = await conn.execute_query_dict(
+            _sql(
+                conn,
+                "INSERT INTO snapshots (taken_at, stream_count, pages, duplicates_dropped) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+            ),
+            [taken_at, len(streams), pages, duplicates_dropped],
+        )
+        snapshot_id = inserted[0]["id"]
+        await conn.execute_query("DELETE FROM streams")
+        if streams:
+            await conn.execute_many(
+                _sql(conn, _INSERT_STREAMS),
+                [
+                    [
+                        snapshot_id,
+                        s.id,
+                        s.user_id,
+                        s.user_login,
+                        s.user_name,
+                        s.game_id,
+                        names[s.game_id],
+                        s.title,
+                        s.viewer_count,
+                        s.started_at,
+                        s.language,
+                        json.dumps(s.tags),
+                        s.thumbnail_url,
+                        s.is_mature,
+                    ]
+                    for s in streams
+                ],
+            )
+    return SnapshotInfo(id=snapshot_id, taken_at=taken_at, stream_count=len(streams))
+
+
+async def latest_snapshot() -> SnapshotInfo | None:
+    """The snapshot whose rows are in `streams`, or None before the first refresh."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        "SELECT id AS snapshot_id, taken_at, stream_count FROM snapshots ORDER BY id DESC LIMIT 1"
+    )
+    return _snapshot_from_row(rows[0]) if rows else None
+
+
+async def _snapshot(conn: BaseDBAsyncClient, snapshot_id: int) -> SnapshotInfo:
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT id AS snapshot_id, taken_at, stream_count FROM snapshots WHERE id = ?",
+        ),
+        [snapshot_id],
+    )
+    return _snapshot_from_row(rows[0])
+
+
+async def load_streams() -> AsOf[tuple[Stream, ...]] | None:
+    """Every stored stream with its snapshot, read in one statement so the two always match."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(_LOAD_STREAMS)
+    if not rows:
+        return None
+    return AsOf(_snapshot_from_row(rows[0]), tuple(_stream_from_row(row) for row in rows))
+
+
+_SUMMARY_SQL = """
+SELECT
+    (SELECT MAX(snapshot_id) FROM streams) AS snapshot_id,
+    (SELECT COUNT(*) FROM streams) AS total,
+    (SELECT SUM(viewer_count % 2) FROM streams) AS odd,
+    (SELECT AVG(viewer_count) FROM (
+        SELECT viewer_count,
+               ROW_NUMBER() OVER (ORDER BY viewer_count) AS position,
+               COUNT(*) OVER () AS size
+        FROM streams
+    ) AS ranked WHERE position IN ((size + 1) / 2, (size + 2) / 2)) AS median,
+    (SELECT COALESCE(SUM(sharing), 0) FROM (
+        SELECT COUNT(*) AS sharing FROM streams GROUP BY viewer_count HAVING COUNT(*) > 1
+    ) AS shared) AS duplicates,
+    (SELECT COUNT(*) FROM (
+        SELECT viewer_count FROM streams GROUP BY viewer_count HAVING COUNT(*) > 1
+    ) AS shared) AS shared_counts
+"""
+
+
+async def stream_summary() -> AsOf[StreamSummary] | None:
+    """The SQL twin of `bot.stats.stream_summary`, in one statement (one consistent read)."""
+    conn = _connection()
+    row = (await conn.execute_query_dict(_SUMMARY_SQL))[0]
+    if row["snapshot_id"] is None:
+        return None
+    total = int(row["total"])
+    odd = int(row["odd"])
+    summary = StreamSummary(
+        total=total,
+        median=float(row["median"]),
+        odd=odd,
+        even=total - odd,
+        duplicates=int(row["duplicates"]),
+        shared_counts=int(row["shared_counts"]),
+    )
+    return AsOf(await _snapshot(conn, row["snapshot_id"]), summary)
+
+
+async def game_stats() -> AsOf[tuple[GameStat, ...]] | None:
+    """The SQL twin of `bot.stats.game_stats`, in the same order."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT MAX(snapshot_id) AS snapshot_id, game_id, MAX(game_name) AS game_name, "
+            "COUNT(*) AS streams, MAX(viewer_count) AS max_viewers "
+            "FROM streams GROUP BY game_id "
+            "ORDER BY COUNT(*) DESC, MAX(viewer_count) DESC, game_id{binary}",
+        )
+    )
+    if not rows:
+        return None
+    games = tuple(
+        GameStat(row["game_id"], row["game_name"], int(row["streams"]), row["max_viewers"])
+        for row in rows
+    )
+    return AsOf(await _snapshot(conn, rows[0]["snapshot_id"]), games)
+
+
+async def top_streams(
+    order: Order = "desc", limit: int = TOP_LIMIT
+) -> AsOf[tuple[Stream, ...]] | None:
+    """The SQL twin of `bot.stats.top_streams`: the top `limit`, reversed for `asc`."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(_sql(conn, _TOP_STREAMS), [limit])
+    if not rows:
+        return None
+    streams = [_stream_from_row(row) for row in rows]
+    if order == "asc":
+        streams.reverse()
+    return AsOf(await _snapshot(conn, rows[0]["snapshot_id"]), tuple(streams))
