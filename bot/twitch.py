@@ -134,7 +134,9 @@ class TwitchClient:
         self._api_url = api_url.rstrip("/")
         self._auth_url = auth_url.rstrip("/")
         self._attempts = attempts
-        self._backoff = wait_exponential_jitter(initial=backoff, max=backoff * 16)
+        self._backoff = wait_exponential_jitter(
+            multiplier=backoff, max=backoff * 16, jitter=backoff
+        )
         self._max_wait = max_wait
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._sleep = sleep

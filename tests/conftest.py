@@ -1,0 +1,94 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when available), caches, fake Twitch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiocache.base import BaseCache
+from tortoise.contrib.test import tortoise_test_context
+
+from bot.cache import StatsService, open_cache
+from bot.twitch import TwitchClient
+from db import MODELS
+from tests.fakes.twitch import FakeTwitch, random_streams
+
+REQUIRE_SERVICES = os.environ.get("STREAMSTATS_REQUIRE_SERVICES") == "1"
+
+
+def service_url(variable: str, service: str) -> str:
+    """The URL of an external test service, or a loud skip (a failure in CI) when it is absent."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    message = f"{service} not available: set {variable} (bash .ci/run starts one) to run this test"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " — STREAMSTATS_REQUIRE_SERVICES=1 demands it")
+    pytest.skip(message)
+
+
+def postgres_test_url() -> str:
+    """A fresh database name (created and dropped by Tortoise) on the test PostgreSQL server."""
+    base = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    server, _, _ = base.rpartition("/")
+    return f"{server}/streamstats_test_{{}}"
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+async def database(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """An empty StreamStats database with the schema, on SQLite and on PostgreSQL."""
+    url = "sqlite://:memory:" if request.param == "sqlite" else postgres_test_url()
+    async with tortoise_test_context(MODELS, db_url=url):
+        yield request.param
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[BaseCache]:
+    """An empty cache: in-process, and Redis when available."""
+    url = "memory://" if request.param == "memory" else service_url("TEST_REDIS_URL", "Redis")
+    backend = open_cache(url)
+    await backend.clear()
+    yield backend
+    await backend.clear()
+    await backend.close()
+
+
+@pytest.fixture
+async def stats(database: str) -> AsyncIterator[StatsService]:
+    """The stats service over the test database with an in-process cache."""
+    service = StatsService(open_cache("memory://"))
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+async def fake_twitch() -> AsyncIterator[FakeTwitch]:
+    """A fake Twitch on 127.0.0.1, serving 1000 random live streams."""
+    async with FakeTwitch(streams=random_streams(1000, seed=1)) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session per test, as the product shares one per process."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def twitch(http: aiohttp.ClientSession, fake_twitch: FakeTwitch) -> TwitchClient:
+    """Our Twitch client aimed at the fake, with short back-offs so retries stay fast."""
+    return TwitchClient(
+        http,
+        client_id=fake_twitch.client_id,
+        client_secret=fake_twitch.client_secret,
+        api_url=fake_twitch.api_url,
+        auth_url=fake_twitch.auth_url,
+        backoff=0.01,
+        max_wait=3.0,
+        timeout=1.0,
+    )

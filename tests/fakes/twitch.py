@@ -1,0 +1,477 @@
+"""A fake Twitch for tests: id.twitch.tv/oauth2 and api.twitch.tv/helix on 127.0.0.1.
+
+This module owns the fake's protocol: the real paths, JSON shapes, headers and error bodies of
+`POST /oauth2/token` (client-credentials grant) and `GET /helix/streams` (bearer token + Client-Id,
+`first`/`after` paging with opaque cursors, viewer-sorted data, filters, the per-client-id
+rate-limit bucket), plus switches that reproduce Twitch's known misbehaviour (duplicate items
+across pages, cursors that loop back, empty last pages, queued faults, latency, revoked tokens).
+It also builds realistic Helix stream payloads (`make_stream`, `random_streams`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import math
+import random
+import secrets
+import string
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from types import EllipsisType, TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STARTED_AT = "2026-11-28T12:00:00Z"
+FAULTS = frozenset({"malformed", "wrong_shape", "slow", "drop"})
+_TOKEN_ALPHABET = string.ascii_lowercase + string.digits
+_LANGUAGE_TAGS = {
+    "en": "English",
+    "de": "Deutsch",
+    "es": "Español",
+    "fr": "Français",
+    "ja": "日本語",
+    "ko": "한국어",
+    "pt": "Português",
+    "ru": "Русский",
+}
+_ERROR_MESSAGES = {
+    400: "Invalid cursor",
+    401: "Invalid OAuth token",
+    403: "Missing required scope",
+    404: "Not Found",
+    429: "Too Many Requests",
+}
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON reply with `Content-Type` exactly `application/json`, UTF-8 like Twitch's."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return web.Response(
+        status=status, body=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+
+
+def helix_error(status: int, message: str | None = None) -> web.Response:
+    """A Helix error reply: `{"error": <reason phrase>, "status": n, "message": "…"}`."""
+    phrase = HTTPStatus(status).phrase
+    text = message if message is not None else _ERROR_MESSAGES.get(status, phrase)
+    return _json(status, {"error": phrase, "status": status, "message": text})
+
+
+def oauth_error(status: int, message: str) -> web.Response:
+    """An id.twitch.tv error reply: `{"status": n, "message": "…"}` (no `error` key)."""
+    return _json(status, {"status": status, "message": message})
+
+
+class FakeTwitch:
+    """Twitch's OAuth and Helix servers in one aiohttp app; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str = "fake-client-id",
+        client_secret: str = "fake-client-secret",  # noqa: S107 - a fake credential
+        streams: list[dict] | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.streams: list[dict] = streams if streams is not None else []
+        # Switches a test may set at any time.
+        self.latency = 0.0
+        self.overlap = 0
+        self.cursor_loops_back = False
+        self.empty_last_page = False
+        self.ratelimit_limit = 800
+        self.ratelimit_window = 60.0  # seconds between full refills of a bucket
+        self.slow_seconds = 5.0
+        self.token_lifetime = 5011200
+        # What happened, for assertions.
+        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.token_requests = 0
+        # Internal state.
+        self._faults: deque[int | str] = deque()
+        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (client id, monotonic expiry)
+        self._cursors: dict[str, int] = {}  # issued cursor -> offset into the sorted streams
+        self._buckets: dict[str, tuple[int, float]] = {}  # client id -> (points used, reset at)
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Serve on 127.0.0.1 on a free port."""
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_post("/oauth2/token", self._token)
+        app.router.add_get("/helix/streams", self._get_streams)
+        app.router.add_route("*", "/helix/{tail:.*}", self._not_found)
+        # handler_cancellation: a client that gives up on a "slow" reply does not keep close() busy.
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=0.1, access_log=None
+        )
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        """Stop serving; safe to call twice."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def api_url(self) -> str:
+        """Base URL standing in for `https://api.twitch.tv/helix`."""
+        return f"http://127.0.0.1:{self._port}/helix"
+
+    @property
+    def auth_url(self) -> str:
+        """Base URL standing in for `https://id.twitch.tv/oauth2`."""
+        return f"http://127.0.0.1:{self._port}/oauth2"
+
+    # --- test controls -----------------------------------------------------------------------
+
+    def fail_next(self, *replies: int | str) -> None:
+        """Queue faults for the next Helix requests, one per request, in order.
+
+        Statuses 4xx/5xx answer with Twitch's error body (a 401 also forgets the presented token;
+        a 429 says `Ratelimit-Remaining: 0` and a reset about 1 s ahead); "malformed" is a 200
+        whose JSON body is cut short; "wrong_shape" is `{"data": {"oops": 1}}`; "slow" answers
+        normally after `slow_seconds`; "drop" closes the connection without a reply. Faults
+        bypass authentication and the rate-limit bucket. Note that aiohttp's client retries an
+        idempotent request (GET) once when the connection closes with no reply: queue "drop"
+        twice for the caller to see `ServerDisconnectedError`.
+        """
+        for reply in replies:
+            if isinstance(reply, int) and not 400 <= reply <= 599:
+                raise ValueError(f"fault status must be 4xx or 5xx, not {reply}")
+            if isinstance(reply, str) and reply not in FAULTS:
+                raise ValueError(f"unknown fault {reply!r}; expected one of {sorted(FAULTS)}")
+            self._faults.append(reply)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every issued token: the next Helix request with one gets a 401."""
+        self._tokens.clear()
+
+    def issue_token(self) -> str:
+        """Mint an app token directly (not counted in `token_requests`)."""
+        token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(30))
+        self._tokens[token] = (self.client_id, time.monotonic() + self.token_lifetime)
+        return token
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        query = {key: request.query.getall(key) for key in dict.fromkeys(request.query.keys())}
+        self.requests.append((request.method, request.path, query))
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        if request.path.startswith("/helix/"):
+            return await self._helix(request, handler)
+        return await handler(request)
+
+    async def _helix(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Faults, then authentication, then the rate-limit bucket, then the endpoint."""
+        fault = self._faults.popleft() if self._faults else None
+        if fault == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=204)  # never reaches the client
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
+            fault = None
+        token = self._bearer(request)
+        token_client = self._token_client(token)
+        bucket = token_client or request.headers.get("Client-Id") or self.client_id
+        response: web.StreamResponse
+        if fault is not None:
+            if fault == 401 and token is not None:
+                self._tokens.pop(token, None)
+            response = self._fault_reply(fault)
+            self._add_ratelimit_headers(response, bucket, exhausted=fault == 429)
+            return response
+        if token_client is None:
+            response = helix_error(401, "Invalid OAuth token")
+        elif request.headers.get("Client-Id") != token_client:
+            response = helix_error(401, "Client ID and OAuth token do not match")
+        elif not self._take_point(bucket):
+            response = helix_error(429)
+        else:
+            response = await handler(request)
+        self._add_ratelimit_headers(response, bucket)
+        return response
+
+    @staticmethod
+    def _fault_reply(fault: int | str) -> web.Response:
+        if fault == "malformed":
+            return web.Response(
+                status=200,
+                body=b'{"data": [{"id": "1", "user_',
+                headers={"Content-Type": "application/json"},
+            )
+        if fault == "wrong_shape":
+            return _json(200, {"data": {"oops": 1}})
+        assert isinstance(fault, int)
+        return helix_error(fault)
+
+    @staticmethod
+    def _bearer(request: web.Request) -> str | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip()
+
+    def _token_client(self, token: str | None) -> str | None:
+        """The client id a live token was issued to, or None (unknown, revoked or expired)."""
+        if token is None or token not in self._tokens:
+            return None
+        client, expires = self._tokens[token]
+        if time.monotonic() >= expires:
+            del self._tokens[token]
+            return None
+        return client
+
+    def _bucket(self, client: str) -> tuple[int, float]:
+        used, reset_at = self._buckets.get(client, (0, 0.0))
+        if time.time() >= reset_at:
+            used, reset_at = 0, time.time() + self.ratelimit_window
+            self._buckets[client] = (used, reset_at)
+        return used, reset_at
+
+    def _take_point(self, client: str) -> bool:
+        used, reset_at = self._bucket(client)
+        if used >= self.ratelimit_limit:
+            return False
+        self._buckets[client] = (used + 1, reset_at)
+        return True
+
+    def _add_ratelimit_headers(
+        self, response: web.StreamResponse, client: str, *, exhausted: bool = False
+    ) -> None:
+        used, reset_at = self._bucket(client)
+        remaining = 0 if exhausted else max(0, self.ratelimit_limit - used)
+        reset = int(time.time()) + 1 if exhausted else math.ceil(reset_at)
+        response.headers["Ratelimit-Limit"] = str(self.ratelimit_limit)
+        response.headers["Ratelimit-Remaining"] = str(remaining)
+        response.headers["Ratelimit-Reset"] = str(reset)
+
+    # --- id.twitch.tv/oauth2 -----------------------------------------------------------------
+
+    async def _token(self, request: web.Request) -> web.Response:
+        """`POST /oauth2/token`: parameters from the query string and/or the form body."""
+        params: dict[str, str] = dict(request.query)
+        params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        client_id = params.get("client_id")
+        if not client_id:
+            return oauth_error(400, "missing client id")
+        if client_id != self.client_id:
+            return oauth_error(400, "invalid client")
+        grants = {"client_credentials": self._client_credentials}
+        # authorization_code and refresh_token grants go here when the fake learns them.
+        grant = grants.get(params.get("grant_type", ""))
+        if grant is None:
+            return oauth_error(400, "invalid grant type")
+        return grant(params)
+
+    def _client_credentials(self, params: dict[str, str]) -> web.Response:
+        if not params.get("client_secret"):
+            return oauth_error(400, "missing client secret")
+        if params["client_secret"] != self.client_secret:
+            return oauth_error(403, "invalid client secret")
+        self.token_requests += 1
+        token = self.issue_token()
+        return _json(
+            200, {"access_token": token, "expires_in": self.token_lifetime, "token_type": "bearer"}
+        )
+
+    # --- api.twitch.tv/helix -----------------------------------------------------------------
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return helix_error(404, "")
+
+    async def _get_streams(self, request: web.Request) -> web.Response:
+        """`GET /helix/streams`: viewer-sorted, filtered, paged by `first` and `after`."""
+        first_raw = request.query.get("first", "20")
+        try:
+            first = int(first_raw)
+        except ValueError:
+            return helix_error(
+                400, 'The parameter "first" was malformed: the value must be a valid int'
+            )
+        if first > 100:
+            return helix_error(
+                400,
+                'The parameter "first" was malformed: the value must be less than or equal to 100',
+            )
+        if first < 1:
+            return helix_error(
+                400,
+                'The parameter "first" was malformed: the value must be greater than or equal to 1',
+            )
+        if request.query.get("before"):
+            return helix_error(400, 'The fake does not implement "before"')
+        after = request.query.get("after")
+        if after and after not in self._cursors:
+            return helix_error(400, "Invalid cursor")
+        streams = sorted(self._filtered(request), key=lambda s: -s["viewer_count"])  # stable
+        start = self._cursors[after] if after else 0
+        if 0 < start < len(streams):  # pages after the first repeat `overlap` items
+            start = max(0, start - self.overlap)
+        page = streams[start : start + first]
+        end = start + len(page)
+        if not page:
+            pagination: dict[str, str] = {}
+        elif end < len(streams) or self.empty_last_page:
+            pagination = {"cursor": self._cursor(end)}
+        elif self.cursor_loops_back:
+            pagination = {"cursor": self._cursor(0)}
+        else:
+            pagination = {}
+        return _json(200, {"data": page, "pagination": pagination})
+
+    def _filtered(self, request: web.Request) -> list[dict]:
+        """Apply the repeatable filters `user_id`, `user_login`, `game_id` and `language`."""
+        streams = list(self.streams)
+        for name in ("user_id", "user_login", "game_id", "language"):
+            wanted = set(request.query.getall(name, []))
+            if wanted:
+                streams = [s for s in streams if s.get(name) in wanted]
+        return streams
+
+    def _cursor(self, offset: int) -> str:
+        """An opaque cursor like Twitch's: unpadded base64url of a small JSON document."""
+        inner = base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+        doc = json.dumps({"b": None, "a": {"Cursor": inner}}, separators=(",", ":"))
+        cursor = base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+        self._cursors[cursor] = offset
+        return cursor
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """Decode a cursor issued by the fake (for tests that want to look inside)."""
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"not a fake Twitch cursor: {cursor!r}") from exc
+
+
+# --- payload builders --------------------------------------------------------------------------
+
+
+def make_stream(
+    index: int,
+    viewer_count: int,
+    *,
+    game_id: str = "509658",
+    game_name: str = "Just Chatting",
+    user_login: str | None = None,
+    user_name: str | None = None,
+    title: str | None = None,
+    language: str = "en",
+    tags: list[str] | EllipsisType | None = ...,
+    is_mature: bool = False,
+    started_at: str = STARTED_AT,
+) -> dict:
+    """A full Helix stream object; ids derive from `index`, so equal indexes mean equal ids."""
+    login = user_login if user_login is not None else f"streamer{index}"
+    return {
+        "id": str(40_000_000_000 + index),
+        "user_id": str(100_000_000 + index),
+        "user_login": login,
+        "user_name": user_name if user_name is not None else login.capitalize(),
+        "game_id": game_id,
+        "game_name": game_name,
+        "type": "live",
+        "title": title if title is not None else f"Stream number {index}",
+        "viewer_count": viewer_count,
+        "started_at": started_at,
+        "language": language,
+        "thumbnail_url": (
+            f"https://static-cdn.jtvnw.net/previews-ttv/live_user_{login}-{{width}}x{{height}}.jpg"
+        ),
+        "tag_ids": [],
+        "tags": [_LANGUAGE_TAGS.get(language, language.upper())] if tags is ... else tags,
+        "is_mature": is_mature,
+    }
+
+
+_REAL_GAMES = [
+    ("509658", "Just Chatting"),
+    ("21779", "League of Legends"),
+    ("32982", "Grand Theft Auto V"),
+    ("516575", "VALORANT"),
+    ("33214", "Fortnite"),
+    ("27471", "Minecraft"),
+    ("32399", "Counter-Strike"),
+    ("29595", "Dota 2"),
+    ("511224", "Apex Legends"),
+    ("18122", "World of Warcraft"),
+    ("509660", "Art"),
+    ("26936", "Music"),
+    ("490100", "LOST ARK"),
+    ("512710", "Call of Duty: Warzone"),
+    ("1469308723", "Pokémon Scarlet and Violet"),
+]
+_NON_ASCII_NAMES = [
+    ("yuuki_live", "ゆうき"),
+    ("senor_pixel", "SeñorPixel"),
+    ("mueller", "Müller"),
+    ("dmitry", "Дмитрий"),
+    ("minsu", "김민수"),
+    ("zoe", "Zoë"),
+    ("xiaoming", "小明"),
+    ("joao", "João"),
+]
+
+
+def random_streams(count: int, *, seed: int = 0, games: int = 20) -> list[dict]:
+    """Deterministic live streams with skewed viewers, ties, uncategorised and non-ASCII ones."""
+    rng = random.Random(seed)
+    catalogue = [
+        _REAL_GAMES[i] if i < len(_REAL_GAMES) else (str(600_000 + i), f"Game {i}")
+        for i in range(games)
+    ]
+    languages = ["en"] * 6 + ["de", "es", "fr", "ja", "ko", "pt", "ru"]
+    streams = []
+    for index in range(count):
+        game_id, game_name = ("", "") if rng.random() < 0.05 else rng.choice(catalogue)
+        language = rng.choice(languages)
+        login, name = f"streamer{index}", None
+        if rng.random() < 0.1:
+            base, name = rng.choice(_NON_ASCII_NAMES)
+            login = f"{base}{index}"
+        tags: list[str] | EllipsisType | None = None if rng.random() < 0.03 else ...
+        streams.append(
+            make_stream(
+                index,
+                min(int(rng.paretovariate(1.1) * 3) - 3, 400_000),  # mostly tiny, a few huge
+                game_id=game_id,
+                game_name=game_name,
+                user_login=login,
+                user_name=name,
+                language=language,
+                tags=tags,
+                is_mature=rng.random() < 0.1,
+            )
+        )
+    return streams
