@@ -1,0 +1,95 @@
+"""The stats service: cached memory engine, invalidated on commit, in-process and on Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.cache import StatsService
+from bot.errors import NoDataYet
+from bot.twitch import parse_stream
+from db import queries
+from tests.fakes.twitch import random_streams
+
+SOURCES = ["memory", "database"]
+
+
+async def commit(service: StatsService, seed: int, size: int = 120):
+    streams = make_streams(seed, size)
+    snapshot = await queries.replace_snapshot(
+        streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC)
+    )
+    await service.snapshot_committed(snapshot)
+    return snapshot
+
+
+def make_streams(seed: int, size: int):
+    return [parse_stream(payload) for payload in random_streams(size, seed=seed)]
+
+
+@pytest.fixture
+async def service(database, cache):
+    return StatsService(cache)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+async def test_before_the_first_snapshot_every_answer_is_no_data_yet(service, source):
+    assert await service.snapshot() is None
+    for ask in (
+        service.stream_summary(source),
+        service.game_stats(source),
+        service.top_streams("desc", source),
+    ):
+        with pytest.raises(NoDataYet, match="still loading"):
+            await ask
+
+
+async def test_both_sources_agree_and_name_the_same_snapshot(service):
+    snapshot = await commit(service, seed=1)
+
+    for ask in ("stream_summary", "game_stats"):
+        memory = await getattr(service, ask)("memory")
+        database = await getattr(service, ask)("database")
+        assert memory == database
+        assert memory.snapshot == snapshot
+    for order in ("desc", "asc"):
+        assert await service.top_streams(order, "memory") == await service.top_streams(
+            order, "database"
+        )
+
+
+async def test_a_new_snapshot_replaces_every_cached_answer(service):
+    await commit(service, seed=1)
+    old = await service.stream_summary("memory")
+    old_top = await service.top_streams("desc", "memory")
+
+    newer = await commit(service, seed=2)
+
+    fresh = await service.stream_summary("memory")
+    assert fresh.snapshot == newer
+    assert fresh == await service.stream_summary("database")
+    assert fresh != old
+    assert (await service.top_streams("desc", "memory")).value != old_top.value
+
+
+async def test_memory_answers_come_from_the_cache_not_the_database(service):
+    await commit(service, seed=1)
+    first = await service.game_stats("memory")
+    # Rows written behind the service's back (no commit notice) are not seen until the next one.
+    await queries.replace_snapshot(
+        make_streams(9, 50), pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
+    )
+
+    assert await service.game_stats("memory") == first
+    assert await service.game_stats("database") != first
+
+
+async def test_a_reader_finds_the_snapshot_after_a_restart(database, cache):
+    writer = StatsService(cache)
+    snapshot = await commit(writer, seed=3)
+    await cache.clear()  # a new process starts with an empty cache
+
+    reader = StatsService(cache)
+    assert await reader.snapshot() == snapshot
+    assert (await reader.stream_summary("memory")).snapshot == snapshot

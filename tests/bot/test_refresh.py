@@ -1,0 +1,165 @@
+"""Refresh: the table holds exactly the current top N, atomically, and survives every fault."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tortoise import connections
+
+from bot.refresh import RefreshService
+from db import queries
+from tests.fakes.twitch import random_streams
+
+TOP = 300
+
+
+@pytest.fixture
+def refresher(twitch, stats) -> RefreshService:
+    return RefreshService(twitch, stats, top_streams=TOP)
+
+
+def top_ids(payloads: list[dict], limit: int = TOP) -> set[str]:
+    ranked = sorted(payloads, key=lambda s: (-s["viewer_count"], s["id"]))
+    return {s["id"] for s in ranked[:limit]}
+
+
+async def stored_ids() -> set[str]:
+    loaded = await queries.load_streams()
+    return {s.id for s in loaded.value} if loaded else set()
+
+
+async def test_two_runs_leave_exactly_the_current_top_n(refresher, fake_twitch, stats):
+    first = await refresher.refresh()
+    assert first is not None and first.ok
+    assert await stored_ids() == top_ids(fake_twitch.streams)
+
+    fake_twitch.streams = random_streams(1000, seed=2)
+    second = await refresher.refresh()
+
+    assert second is not None and second.ok
+    assert await stored_ids() == top_ids(fake_twitch.streams)
+    assert second.snapshot.id > first.snapshot.id
+    assert second.snapshot.stream_count == TOP
+    summary = await stats.stream_summary("memory")
+    assert summary.snapshot == second.snapshot
+    assert summary == await stats.stream_summary("database")
+
+
+async def test_duplicates_across_pages_are_dropped_and_counted(refresher, fake_twitch):
+    fake_twitch.overlap = 5
+    outcome = await refresher.refresh()
+
+    assert outcome.ok
+    assert outcome.duplicates_dropped == 5 * (outcome.pages - 1)
+    assert await stored_ids() == top_ids(fake_twitch.streams)
+
+
+async def inject_insert_failure(database: str, stream_id: str) -> None:
+    conn = connections.get("default")
+    if database == "sqlite":
+        await conn.execute_script(
+            "CREATE TRIGGER poison BEFORE INSERT ON streams "
+            f"WHEN NEW.id = '{stream_id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+        )
+        return
+    await conn.execute_script(
+        "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+        f"IF NEW.id = '{stream_id}' THEN RAISE EXCEPTION 'injected failure'; END IF; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql; "
+        "CREATE TRIGGER poison BEFORE INSERT ON streams "
+        "FOR EACH ROW EXECUTE FUNCTION poison();"
+    )
+
+
+def refuse_every_token(fake) -> None:
+    fake.revoke_tokens()
+    fake.token_lifetime = 0
+
+
+FAULTS = [
+    pytest.param(lambda fake: fake.fail_next(*[503] * 10), "503", id="twitch-down"),
+    pytest.param(lambda fake: fake.fail_next("malformed"), "malformed", id="malformed-json"),
+    pytest.param(lambda fake: fake.fail_next("wrong_shape"), "data", id="unexpected-shape"),
+    pytest.param(lambda fake: refuse_every_token(fake), "token", id="token-refused"),
+    pytest.param(lambda fake: setattr(fake, "streams", []), "no live streams", id="no-streams"),
+    pytest.param(lambda fake: fake.fail_next(*["slow"] * 10), "unreachable", id="twitch-slow"),
+]
+
+
+@pytest.mark.parametrize(("break_twitch", "reason"), FAULTS)
+async def test_previous_snapshot_survives_twitch_faults(
+    refresher, fake_twitch, stats, break_twitch, reason
+):
+    good = await refresher.refresh()
+    before = await stats.stream_summary("memory")
+    ids = await stored_ids()
+    fake_twitch.slow_seconds = 1.5
+    fake_twitch.streams = random_streams(1000, seed=3)
+    break_twitch(fake_twitch)
+
+    failed = await refresher.refresh()
+
+    assert failed is not None and not failed.ok
+    assert reason in failed.error
+    assert await stored_ids() == ids
+    assert await queries.latest_snapshot() == good.snapshot
+    assert await stats.stream_summary("memory") == before
+    assert await stats.stream_summary("database") == before
+    assert refresher.last_outcome is failed
+
+
+async def test_previous_snapshot_survives_a_database_failure_mid_write(
+    database, refresher, fake_twitch, stats
+):
+    good = await refresher.refresh()
+    ids = await stored_ids()
+    fake_twitch.streams = random_streams(1000, seed=4)
+    await inject_insert_failure(database, sorted(top_ids(fake_twitch.streams))[0])
+
+    failed = await refresher.refresh()
+
+    assert not failed.ok
+    assert "injected failure" in failed.error
+    assert await stored_ids() == ids
+    assert await queries.latest_snapshot() == good.snapshot
+    assert (await stats.stream_summary("database")).snapshot == good.snapshot
+
+
+async def test_readers_during_a_refresh_never_see_an_empty_or_mixed_table(
+    refresher, fake_twitch, stats
+):
+    await refresher.refresh()
+    old_ids = await stored_ids()
+    fake_twitch.streams = random_streams(1000, seed=5)
+    new_ids = top_ids(fake_twitch.streams)
+    fake_twitch.latency = 0.01
+    seen: list[set[str]] = []
+
+    async def read_until(done: asyncio.Event) -> None:
+        while not done.is_set():
+            loaded = await queries.load_streams()
+            seen.append({s.id for s in loaded.value})
+            summary = await queries.stream_summary()
+            assert summary.value.total == TOP
+            await asyncio.sleep(0)
+
+    done = asyncio.Event()
+    readers = [asyncio.create_task(read_until(done)) for _ in range(3)]
+    outcome = await refresher.refresh()
+    await asyncio.sleep(0.05)
+    done.set()
+    await asyncio.gather(*readers)
+
+    assert outcome.ok
+    assert len(seen) > 10
+    assert all(ids in (old_ids, new_ids) for ids in seen)
+    assert seen[-1] == new_ids
+
+
+async def test_a_refresh_never_runs_twice_at_once(refresher, fake_twitch):
+    fake_twitch.latency = 0.05
+    first, second = await asyncio.gather(refresher.refresh(), refresher.refresh())
+
+    assert [first is None, second is None].count(True) == 1
+    assert fake_twitch.token_requests == 1
