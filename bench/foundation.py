@@ -1,0 +1,211 @@
+"""Foundation benchmark: refresh vs the network floor, snapshot write vs raw executemany.
+
+    .venv/bin/python -m bench.foundation [--latency 0.05] [--repeat 7] [--postgres URL]
+
+(a) A full refresh of the top 1000 against the fake Twitch with a simulated latency per request,
+    as a ratio to the floor `pages x latency` (the time the pages alone must take in sequence).
+(b) The snapshot write of 1000 rows (`db.queries.replace_snapshot`: one transaction deleting the
+    old rows, inserting the new, logging the snapshot) as a ratio to a raw `executemany` of the
+    same rows into an empty table with the same driver (aiosqlite / asyncpg), in one transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import aiosqlite
+import asyncpg
+from tortoise import Tortoise
+
+from bot.cache import StatsService, open_cache
+from bot.refresh import RefreshService
+from bot.twitch import TwitchClient, parse_stream
+from db import close_database, open_database, queries
+from tests.fakes.twitch import FakeTwitch, random_streams
+
+ROWS = 1000
+COLUMNS = (
+    "snapshot_id, id, user_id, user_login, user_name, game_id, game_name, title, viewer_count, "
+    "started_at, language, tags, thumbnail_url, is_mature"
+)
+
+
+async def timed(action: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await action()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def describe(times: list[float]) -> str:
+    return f"median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f})"
+
+
+async def bench_refresh(database_url: str, latency: float, repeat: int) -> None:
+    await open_database(database_url)
+    stats = StatsService(open_cache("memory://"))
+    async with (
+        FakeTwitch(streams=random_streams(3000, seed=7)) as fake,
+        aiohttp.ClientSession() as http,
+    ):
+        twitch = TwitchClient(
+            http,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            api_url=fake.api_url,
+            auth_url=fake.auth_url,
+        )
+        service = RefreshService(twitch, stats, top_streams=ROWS)
+        await service.refresh()  # mints the app token once, as a running bot would have
+        fake.latency = latency
+        outcomes = []
+
+        async def refresh() -> None:
+            outcomes.append(await service.refresh())
+
+        times = await timed(refresh, repeat)
+    await stats.close()
+    await close_database()
+    pages = outcomes[-1].pages
+    floor = pages * latency
+    ratio = statistics.median(times) / floor
+    print(f"(a) refresh top {ROWS}, {pages} pages x {latency * 1000:.0f} ms latency")
+    print(f"    floor {floor * 1000:8.1f} ms")
+    print(f"    ours  {describe(times)}   ratio {ratio:.2f}x the floor")
+
+
+def bench_rows() -> list:
+    return [parse_stream(payload) for payload in random_streams(ROWS, seed=11)]
+
+
+def raw_values(streams: list) -> list[tuple]:
+    import json
+
+    return [
+        (
+            1, s.id, s.user_id, s.user_login, s.user_name, s.game_id, s.game_name, s.title,
+            s.viewer_count, s.started_at, s.language, json.dumps(s.tags), s.thumbnail_url,
+            s.is_mature,
+        )
+        for s in streams
+    ]  # fmt: skip
+
+
+async def ours_write(streams: list, repeat: int) -> list[float]:
+    async def write() -> None:
+        await queries.replace_snapshot(
+            streams, pages=10, duplicates_dropped=0, taken_at=datetime.now(UTC)
+        )
+
+    await write()  # the old snapshot to replace exists from here on
+    return await timed(write, repeat)
+
+
+async def bench_write_sqlite(path: Path, repeat: int) -> None:
+    streams = bench_rows()
+    await open_database(f"sqlite://{path}")
+    ours = await ours_write(streams, repeat)
+    await close_database()
+
+    values = raw_values(streams)
+    async with aiosqlite.connect(path) as conn:
+        # The same table and indexes as `streams`, under another name.
+        async with conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'streams' AND sql IS NOT NULL"
+        ) as cursor:
+            for (statement,) in await cursor.fetchall():
+                await conn.execute(
+                    statement.replace('"streams"', '"raw_streams"', 1).replace(
+                        "streams_", "raw_streams_"
+                    )
+                )
+
+        async def raw() -> None:
+            await conn.execute("DELETE FROM raw_streams")
+            await conn.commit()
+            started = time.perf_counter()
+            await conn.executemany(
+                f"INSERT INTO raw_streams ({COLUMNS}) VALUES ({', '.join('?' * 14)})",  # noqa: S608
+                [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in values],
+            )
+            await conn.commit()
+            raw_times.append(time.perf_counter() - started)
+
+        raw_times: list[float] = []
+        for _ in range(repeat):
+            await raw()
+    report("SQLite", ours, raw_times)
+
+
+async def bench_write_postgres(url: str, repeat: int) -> None:
+    streams = bench_rows()
+    server, _, _ = url.rpartition("/")
+    admin = await asyncpg.connect(url)
+    await admin.execute("DROP DATABASE IF EXISTS streamstats_bench")
+    await admin.execute("CREATE DATABASE streamstats_bench")
+    bench_url = f"{server}/streamstats_bench"
+    try:
+        await open_database(bench_url)
+        ours = await ours_write(streams, repeat)
+        await close_database()
+        values = raw_values(streams)
+        conn = await asyncpg.connect(bench_url)
+        await conn.execute("CREATE TABLE raw_streams (LIKE streams INCLUDING ALL)")
+        raw_times: list[float] = []
+        placeholders = ", ".join(f"${i}" for i in range(1, 15))
+        for _ in range(repeat):
+            await conn.execute("DELETE FROM raw_streams")
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.executemany(
+                    f"INSERT INTO raw_streams ({COLUMNS}) VALUES ({placeholders})",  # noqa: S608
+                    values,
+                )
+            raw_times.append(time.perf_counter() - started)
+        await conn.close()
+        report("PostgreSQL", ours, raw_times)
+    finally:
+        await Tortoise.close_connections()
+        await admin.execute("DROP DATABASE IF EXISTS streamstats_bench")
+        await admin.close()
+
+
+def report(engine: str, ours: list[float], raw: list[float]) -> None:
+    ratio = statistics.median(ours) / statistics.median(raw)
+    print(f"(b) snapshot write of {ROWS} rows, {engine}")
+    print(f"    raw executemany {describe(raw)}")
+    print(f"    replace_snapshot {describe(ours)}   ratio {ratio:.2f}x raw")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per Twitch request")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_POSTGRES_URL"),
+        help="a PostgreSQL server URL for (b) on PostgreSQL (default: $TEST_POSTGRES_URL)",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        await bench_refresh(f"sqlite://{folder}/refresh.sqlite3", args.latency, args.repeat)
+        await bench_write_sqlite(Path(folder) / "write.sqlite3", args.repeat)
+    if args.postgres:
+        await bench_write_postgres(args.postgres, args.repeat)
+    else:
+        print("(b) PostgreSQL skipped: pass --postgres URL or set TEST_POSTGRES_URL")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
