@@ -2,18 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.cache import StatsService
 from bot.config import Settings
+from bot.errors import UserFacingError
 from bot.refresh import RefreshService
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.refresh",)
+EXTENSIONS = ("cogs.refresh", "cogs.stats")
+APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
+
+
+async def reply_privately(interaction: discord.Interaction, message: str) -> None:
+    """Answer with an ephemeral message, whether or not the interaction was answered already."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(message, ephemeral=True)
+        return
+    if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+        # A public "thinking…" placeholder would turn the first follow-up public: remove it.
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+    await interaction.followup.send(message, ephemeral=True)
+
+
+class StreamStatsTree(app_commands.CommandTree):
+    """The one error handler of every slash command."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Known errors become a short private sentence; others are logged, the user gets sorry."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, UserFacingError):
+            message = cause.user_message
+        elif isinstance(cause, app_commands.CommandOnCooldown):
+            message = f"Slow down a little: try again in {cause.retry_after:.0f} s."
+        elif isinstance(cause, app_commands.CheckFailure):
+            message = "You cannot use this command here."
+        else:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.error("command /%s failed", name, exc_info=cause)
+            message = APOLOGY
+        try:
+            await reply_privately(interaction, message)
+        except discord.HTTPException:
+            log.warning("could not tell the user about an error (interaction expired?)")
 
 
 class StreamStatsBot(commands.Bot):
@@ -31,6 +71,7 @@ class StreamStatsBot(commands.Bot):
             intents=discord.Intents(guilds=True),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=StreamStatsTree,
         )
         self.settings = settings
         self.stats = stats

@@ -113,3 +113,15 @@ def top_streams(streams: Sequence[Stream], order: Order = "desc") -> tuple[Strea
     """The `TOP_LIMIT` streams with most viewers; `asc` is the same streams, reversed."""
     top = heapq.nsmallest(TOP_LIMIT, streams, key=by_viewers)
     return tuple(reversed(top)) if order == "asc" else tuple(top)
+
+
+def find_game(games: Sequence[GameStat], name: str) -> GameStat | None:
+    """The game whose shown name is `name`, ignoring case (what autocomplete offered)."""
+    wanted = name.strip().casefold()
+    return next((game for game in games if game.label.casefold() == wanted), None)
+
+
+def games_matching(games: Sequence[GameStat], text: str, limit: int = 25) -> list[GameStat]:
+    """Games whose shown name contains `text` (any case), in ranking order, at most `limit`."""
+    needle = text.strip().casefold()
+    return [game for game in games if needle in game.label.casefold()][:limit]

@@ -1,11 +1,15 @@
-"""The refresh loop: every REFRESH_MINUTES (first run at start-up), one refresh at a time."""
+"""The refresh loop (every REFRESH_MINUTES, first run at start-up) and /status about it."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
+import discord
+from discord import app_commands
 from discord.ext import commands, tasks
+
+from bot import embeds
 
 if TYPE_CHECKING:
     from bot.client import StreamStatsBot
@@ -32,6 +36,19 @@ class RefreshCog(commands.Cog):
     async def refresh_top_streams(self) -> None:
         """Replace the snapshot; the service logs and swallows failures so the loop lives on."""
         await self.bot.refresher.refresh()
+
+    @app_commands.command(name="status")
+    async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:
+        """When the data was taken, when it refreshes next, and whether refreshing works."""
+        outcome = self.bot.refresher.last_outcome
+        embed = embeds.status_embed(
+            await self.bot.stats.snapshot(),
+            next_refresh=self.refresh_top_streams.next_iteration,
+            last_error=outcome.error if outcome else None,
+            last_attempt=outcome.finished_at if outcome else None,
+            refresh_minutes=self.bot.settings.refresh_minutes,
+        )
+        await interaction.response.send_message(embed=embed)
 
     @refresh_top_streams.error
     async def log_loop_error(self, error: BaseException) -> None:

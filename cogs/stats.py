@@ -1,0 +1,105 @@
+"""/gamestats, /streamstats and /top: parse the options, ask the stats service, render."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import embeds
+from bot.cache import Source
+from bot.errors import NoDataYet, UserFacingError
+from bot.paginator import Paginator
+from bot.stats import Order, find_game, games_matching
+
+if TYPE_CHECKING:
+    from bot.client import StreamStatsBot
+
+    Interaction = discord.Interaction[StreamStatsBot]
+
+SOURCE_HELP = "Which engine computes the figures: memory (default) or database"
+
+
+class StatsCog(commands.Cog):
+    """Statistics about the most-watched live streams on Twitch."""
+
+    def __init__(self, bot: StreamStatsBot) -> None:
+        self.bot = bot
+
+    @property
+    def minutes(self) -> float:
+        """The refresh interval, for embed footers."""
+        return self.bot.settings.refresh_minutes
+
+    async def _begin(self, interaction: Interaction) -> None:
+        """Answer "still loading" before the first snapshot; otherwise defer (work may be slow)."""
+        if await self.bot.stats.snapshot() is None:
+            raise NoDataYet
+        await interaction.response.defer(thinking=True)
+
+    @app_commands.command(name="streamstats")
+    @app_commands.describe(source=SOURCE_HELP)
+    async def streamstats(self, interaction: Interaction, source: Source = "memory") -> None:
+        """Median viewers, odd/even viewer counts and duplicates over the top live streams."""
+        await self._begin(interaction)
+        result = await self.bot.stats.stream_summary(source)
+        await interaction.followup.send(embed=embeds.stream_summary_embed(result, self.minutes))
+
+    @app_commands.command(name="gamestats")
+    @app_commands.describe(
+        game="One game (suggestions as you type); leave empty to rank every game",
+        source=SOURCE_HELP,
+    )
+    async def gamestats(
+        self, interaction: Interaction, game: str | None = None, source: Source = "memory"
+    ) -> None:
+        """Per game: the highest viewer count and the number of live streams."""
+        await self._begin(interaction)
+        result = await self.bot.stats.game_stats(source)
+        if game is None:
+            pages = embeds.game_pages(result, self.minutes)
+            await Paginator(pages, owner_id=interaction.user.id).send(interaction)
+            return
+        found = find_game(result.value, game)
+        if found is None:
+            raise UserFacingError(
+                f"No live stream in the current top {result.snapshot.stream_count:,} is playing "
+                f"“{embeds.safe(game, 100)}”. Pick a game from the suggestions."
+            )
+        embed = embeds.game_embed(found, result.snapshot, self.minutes)
+        await interaction.followup.send(embed=embed)
+
+    @gamestats.autocomplete("game")
+    async def game_suggestions(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Games of the current snapshot whose name contains what was typed (at most 25)."""
+        try:
+            result = await self.bot.stats.game_stats("memory")
+        except NoDataYet:
+            return []
+        return [
+            app_commands.Choice(name=game.label[:100], value=game.label[:100])
+            for game in games_matching(result.value, current)
+        ]
+
+    @app_commands.command(name="top")
+    @app_commands.describe(
+        order="desc: most viewers first (default); asc: the same 100 streams, reversed",
+        source=SOURCE_HELP,
+    )
+    async def top(
+        self, interaction: Interaction, order: Order = "desc", source: Source = "memory"
+    ) -> None:
+        """The top 100 live streams by viewers, 10 per page."""
+        await self._begin(interaction)
+        result = await self.bot.stats.top_streams(order, source)
+        pages = embeds.top_pages(result, order, self.minutes)
+        await Paginator(pages, owner_id=interaction.user.id).send(interaction)
+
+
+async def setup(bot: StreamStatsBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(StatsCog(bot))
