@@ -36,10 +36,12 @@ class Settings:
     public_url: str = "http://localhost:8080"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
-    database_url: str = DEFAULT_DATABASE_URL
-    cache_url: str = "memory://"
+    # URLs may carry a password (postgres://user:password@…, redis://:password@…).
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    cache_url: str = field(default="memory://", repr=False)
     top_streams: int = 1000
     refresh_minutes: float = 15
+    view_timeout: float = 180
     log_level: str = "INFO"
 
     @property
@@ -183,6 +185,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         ),
         refresh_minutes=read.parsed(
             "REFRESH_MINUTES", Settings.refresh_minutes, _positive_number, "a number above 0"
+        ),
+        view_timeout=read.parsed(
+            "VIEW_TIMEOUT", Settings.view_timeout, _positive_number, "a number of seconds above 0"
         ),
         log_level=read.parsed(
             "LOG_LEVEL", Settings.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)

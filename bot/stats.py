@@ -96,16 +96,23 @@ def game_sort_key(game: GameStat) -> tuple[int, int, str]:
 
 
 def game_stats(streams: Sequence[Stream]) -> tuple[GameStat, ...]:
-    """Per game: highest viewer count and number of streams, in `game_sort_key` order."""
-    names: dict[str, str] = {}
+    """Per game: highest viewer count and number of streams, in `game_sort_key` order.
+
+    Twitch gives one name per game id; should two differ (a rename while paging), the name on
+    the most-watched stream wins, as in the stored snapshot.
+    """
     counts: Counter[str] = Counter()
-    best: dict[str, int] = {}
+    leaders: dict[str, Stream] = {}  # each game's most-watched stream: its name is the game's
     for stream in streams:
         game = stream.game_id
         counts[game] += 1
-        names[game] = max(names.get(game, stream.game_name), stream.game_name)
-        best[game] = max(best.get(game, stream.viewer_count), stream.viewer_count)
-    games = [GameStat(game, names[game], counts[game], best[game]) for game in counts]
+        leader = leaders.get(game)
+        if leader is None or by_viewers(stream) < by_viewers(leader):
+            leaders[game] = stream
+    games = [
+        GameStat(game, leader.game_name, counts[game], leader.viewer_count)
+        for game, leader in leaders.items()
+    ]
     return tuple(sorted(games, key=game_sort_key))
 
 

@@ -33,6 +33,11 @@ class StatsCog(commands.Cog):
         """The refresh interval, for embed footers."""
         return self.bot.settings.refresh_minutes
 
+    def _paginator(self, pages: list[discord.Embed], interaction: Interaction) -> Paginator:
+        return Paginator(
+            pages, owner_id=interaction.user.id, timeout=self.bot.settings.view_timeout
+        )
+
     async def _begin(self, interaction: Interaction) -> None:
         """Answer "still loading" before the first snapshot; otherwise defer (work may be slow)."""
         if await self.bot.stats.snapshot() is None:
@@ -60,7 +65,7 @@ class StatsCog(commands.Cog):
         result = await self.bot.stats.game_stats(source)
         if game is None:
             pages = embeds.game_pages(result, self.minutes)
-            await Paginator(pages, owner_id=interaction.user.id).send(interaction)
+            await self._paginator(pages, interaction).send(interaction)
             return
         found = find_game(result.value, game)
         if found is None:
@@ -97,7 +102,7 @@ class StatsCog(commands.Cog):
         await self._begin(interaction)
         result = await self.bot.stats.top_streams(order, source)
         pages = embeds.top_pages(result, order, self.minutes)
-        await Paginator(pages, owner_id=interaction.user.id).send(interaction)
+        await self._paginator(pages, interaction).send(interaction)
 
 
 async def setup(bot: StreamStatsBot) -> None:

@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot.stats import TOP_LIMIT, AsOf, GameStat, Order, SnapshotInfo, StreamSummary
-from bot.streams import Stream
+from bot.streams import Stream, by_viewers
 
 _COLUMNS = (
     "streams.id, streams.user_id, streams.user_login, streams.user_name, streams.game_id, "
@@ -93,9 +93,9 @@ def _snapshot_from_row(row: dict[str, Any]) -> SnapshotInfo:
 
 
 def _one_name_per_game(streams: Sequence[Stream]) -> dict[str, str]:
-    """Twitch gives one name per game id; if a rename lands mid-paging, keep the first seen."""
+    """Twitch gives one name per game id; should two differ, the most-watched stream's wins."""
     names: dict[str, str] = {}
-    for stream in streams:
+    for stream in sorted(streams, key=by_viewers):
         names.setdefault(stream.game_id, stream.game_name)
     return names
 

@@ -1,0 +1,117 @@
+"""Runs the real `python -m bot` as a subprocess against the fake Discord and fake Twitch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot import stats
+from bot.streams import Stream, by_viewers
+from bot.twitch import parse_stream
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.twitch import FakeTwitch
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET_KEY = "e2e-secret-key-that-is-long-enough-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def current_top(fake_twitch: FakeTwitch, limit: int) -> list[Stream]:
+    """What the bot should hold after a refresh: the fake's top `limit` streams."""
+    streams = [parse_stream(payload) for payload in fake_twitch.streams]
+    return sorted(streams, key=by_viewers)[:limit]
+
+
+def expected_summary(fake_twitch: FakeTwitch, limit: int) -> stats.StreamSummary:
+    return stats.stream_summary(current_top(fake_twitch, limit))
+
+
+@dataclass
+class RunningBot:
+    """A bot process and the addresses to observe it by."""
+
+    process: asyncio.subprocess.Process
+    web_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def health(self) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.web_url}/healthz") as reply:
+            return await reply.json()
+
+    async def wait_for_snapshot(self, newer_than: str | None = None, timeout: float = 20) -> str:
+        """Wait until /healthz reports a snapshot (newer than `newer_than`); return its time."""
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    taken = (await self.health()).get("snapshot_at")
+                except aiohttp.ClientError:
+                    taken = None
+                if taken and taken != newer_than:
+                    return taken
+                await asyncio.sleep(0.1)
+
+
+def bot_environment(
+    fake_discord: FakeDiscord, fake_twitch: FakeTwitch, folder: Path, **overrides: str
+) -> dict[str, str]:
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "DISCORD_TOKEN": fake_discord.token,
+        "DISCORD_API_URL": fake_discord.api_url,
+        "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+        "DISCORD_GUILD_ID": str(fake_discord.guild_id),
+        "TWITCH_CLIENT_ID": fake_twitch.client_id,
+        "TWITCH_CLIENT_SECRET": fake_twitch.client_secret,
+        "TWITCH_API_URL": fake_twitch.api_url,
+        "TWITCH_AUTH_URL": fake_twitch.auth_url,
+        "SECRET_KEY": SECRET_KEY,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "WEB_PORT": str(port),
+        "DATABASE_URL": f"sqlite://{folder}/streamstats.sqlite3",
+    }
+    env.update(overrides)
+    return env
+
+
+@asynccontextmanager
+async def run_bot(env: Mapping[str, str], folder: Path) -> AsyncIterator[RunningBot]:
+    """Start `python -m bot`; stop it with SIGTERM and check it exits cleanly."""
+    log_path = folder / "bot.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=folder, env=dict(env), stdout=log_file, stderr=log_file
+        )
+    bot = RunningBot(process, f"http://127.0.0.1:{env['WEB_PORT']}", log_path)
+    try:
+        yield bot
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                raise AssertionError("the bot did not stop on SIGTERM:\n" + bot.log()) from None
+    assert process.returncode == 0, f"bot exited with {process.returncode}:\n{bot.log()}"
+    assert "Traceback" not in bot.log(), bot.log()
