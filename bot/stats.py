@@ -122,10 +122,12 @@ def top_streams(streams: Sequence[Stream], order: Order = "desc") -> tuple[Strea
     return tuple(reversed(top)) if order == "asc" else tuple(top)
 
 
-def find_game(games: Sequence[GameStat], name: str) -> GameStat | None:
-    """The game whose shown name is `name`, ignoring case (what autocomplete offered)."""
-    wanted = name.strip().casefold()
-    return next((game for game in games if game.label.casefold() == wanted), None)
+def find_game(games: Sequence[GameStat], wanted: str) -> GameStat | None:
+    """The game with id `wanted` (what a suggestion carries) or shown name `wanted` (any case)."""
+    key = wanted.strip().casefold()
+    return next(
+        (game for game in games if game.game_id == key or game.label.casefold() == key), None
+    )
 
 
 def games_matching(games: Sequence[GameStat], text: str, limit: int = 25) -> list[GameStat]:

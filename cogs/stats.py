@@ -86,7 +86,7 @@ class StatsCog(commands.Cog):
         except NoDataYet:
             return []
         return [
-            app_commands.Choice(name=game.label[:100], value=game.label[:100])
+            app_commands.Choice(name=game.label[:100], value=game.game_id or game.label)
             for game in games_matching(result.value, current)
         ]
 

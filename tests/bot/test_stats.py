@@ -79,3 +79,19 @@ def test_top_is_at_most_100_and_ascending_is_the_same_100_reversed():
 def test_equal_viewer_counts_are_ordered_by_stream_id():
     streams = [stream(3, 10), stream(1, 10), stream(2, 10)]
     assert [s.id for s in stats.top_streams(streams)] == ["1", "2", "3"]
+
+
+def test_a_game_is_found_by_its_id_or_by_its_name_in_any_case():
+    games = stats.game_stats([stream(1, 5, "33214", "Fortnite"), stream(2, 9, "", "")])
+    assert stats.find_game(games, "33214").game_name == "Fortnite"
+    assert stats.find_game(games, " fortNITE ").game_id == "33214"
+    assert stats.find_game(games, "no category").game_id == ""
+    assert stats.find_game(games, "Chess") is None
+
+
+def test_games_matching_is_a_case_insensitive_substring_search_capped_at_25():
+    games = stats.game_stats([stream(i, i, str(i), f"Game {i}") for i in range(40)])
+    assert len(stats.games_matching(games, "GAME")) == 25
+    assert [g.game_id for g in stats.games_matching(games, "me 3")] == [
+        "39", "38", "37", "36", "35", "34", "33", "32", "31", "30", "3",
+    ]  # fmt: skip

@@ -19,6 +19,7 @@ TOP = 300
 EPHEMERAL = 64
 OTHER_USER = 1_100_000_000_000_000_999
 HOSTILE_NAME = "@everyone **bold** [x](https://evil.example) <@1100000000000000300>"
+OVERSIZED = "_*`~|>#@[]()" * 400  # 4,800 characters of markdown, far past every embed limit
 
 
 def fake_streams() -> list[dict]:
@@ -27,6 +28,17 @@ def fake_streams() -> list[dict]:
     streams.append(
         make_stream(9999, 10**7, user_name=HOSTILE_NAME, game_name="`code` ||spoiler|| @here")
     )
+    for index in range(9990, 9995):
+        streams.append(
+            make_stream(
+                index,
+                10**6 + index,
+                user_name=OVERSIZED,
+                title=OVERSIZED,
+                game_id=str(index),
+                game_name=OVERSIZED,
+            )
+        )
     return streams
 
 
@@ -153,7 +165,8 @@ async def test_autocomplete_suggests_matching_games(discord_fake, twitch_fake):
     assert response["type"] == 8
     names = [choice["name"] for choice in response["data"]["choices"]]
     assert names == [g.label for g in games if "a" in g.label.casefold()][:25]
-    assert all(choice["name"] == choice["value"] for choice in response["data"]["choices"])
+    values = [choice["value"] for choice in response["data"]["choices"]]
+    assert values == [g.game_id or g.label for g in games if "a" in g.label.casefold()][:25]
 
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
@@ -221,12 +234,25 @@ async def test_hostile_names_are_rendered_inert(discord_fake):
     assert "**bold**" not in first_line and "\\*\\*bold\\*\\*" in first_line
     assert "||spoiler||" not in first_line
     assert "[x](https://evil.example)" not in first_line
-    callback = interaction.responses + interaction.followups
-    assert all(
-        body.get("allowed_mentions", {"parse": []}) == {"parse": []}
-        for body in callback
-        if "allowed_mentions" in body
-    )
+    messages = [r["data"] for r in interaction.responses if r["type"] == 4]
+    messages += interaction.followups
+    assert messages
+    assert all(body["allowed_mentions"] == {"parse": []} for body in messages)
+
+
+async def test_oversized_names_stay_within_discord_limits(discord_fake):
+    top = await discord_fake.slash("top")
+    games = await discord_fake.slash("gamestats")
+    choices = await discord_fake.autocomplete("gamestats", "game", "_*`")
+    suggested = (await choices.wait_for_response())["data"]["choices"]
+    one_game = await discord_fake.slash("gamestats", {"game": suggested[0]["value"]})
+
+    for interaction in (top, games, one_game):
+        message = await interaction.wait_for_message()
+        assert message["embeds"], message
+    assert len(suggested) == 5
+    assert "…" in (await top.wait_for_message())["embeds"][0]["description"]
+    assert discord_fake.violations == []
 
 
 async def test_status_reports_the_snapshot_and_the_next_refresh(discord_fake):
