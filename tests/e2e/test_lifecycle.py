@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 import pytest_asyncio
@@ -23,13 +24,18 @@ async def world(tmp_path_factory):
     async with FakeDiscord() as discord_fake, FakeTwitch(streams=random_streams(300)) as twitch:
         env = bot_environment(discord_fake, twitch, folder, TOP_STREAMS=str(TOP))
         env["REFRESH_MINUTES"] = "0.05"  # every 3 s, so recovery is quick to observe
+        del env["DISCORD_GUILD_ID"]  # commands are synced globally
         real_secret = twitch.client_secret
         twitch.client_secret = "rotated-by-someone"  # Twitch now refuses the bot's credentials
-        async with run_bot(env, folder) as bot:
+        async with run_bot(env, folder, tracebacks_expected=True) as bot:
             await discord_fake.wait_until_identified(timeout=30)
             await discord_fake.wait_for_commands(timeout=30)
             yield discord_fake, twitch, bot, real_secret
         assert discord_fake.violations == []
+
+
+async def test_without_a_guild_commands_are_synced_globally(world):
+    assert world[0].synced_guild_ids == [None]
 
 
 @pytest.mark.parametrize(
@@ -105,3 +111,22 @@ async def test_pages_stay_on_one_snapshot_while_a_refresh_commits(world):
     new = expected_summary(twitch, TOP)
     assert fields["Duplicates"] == f"{new.duplicates:,}"
     assert fields["Odd viewer count"] == f"{new.odd:,}"
+
+
+async def test_an_unexpected_error_is_logged_and_the_user_gets_a_short_apology(world, tmp_path):
+    discord_fake, _, bot, _ = world
+    database = bot.log_path.parent / "streamstats.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute("ALTER TABLE streams RENAME TO streams_gone")
+    try:
+        interaction = await discord_fake.slash("streamstats", {"source": "database"})
+        message = await interaction.wait_for_message()
+    finally:
+        with sqlite3.connect(database) as conn:
+            conn.execute("ALTER TABLE streams_gone RENAME TO streams")
+
+    assert message["flags"] & EPHEMERAL
+    assert message["content"].startswith("Sorry, something went wrong")
+    assert "Traceback" not in message["content"]
+    assert "command /streamstats failed" in bot.log()
+    assert "no such table: streams" in bot.log()
