@@ -1,24 +1,111 @@
-"""The web app (aiohttp app factory): health check now; OAuth callback and JSON API build on it."""
+"""The web app (aiohttp app factory): OAuth login and callback, JSON API, health check.
+
+`python -m bot` serves it on WEB_HOST:WEB_PORT on the bot's event loop. Every failure becomes
+a page or JSON error that says what happened; tokens and secrets never reach a page or a log.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, get_args
 
 from aiohttp import web
 
-from db import queries
+from bot import pages
+from bot.accounts import AccountService
+from bot.cache import Source, StatsService
+from bot.errors import InvalidToken, LinkFailed, NoDataYet
+from bot.stats import AsOf, SnapshotInfo
+from db import DATABASE_ERRORS, queries
 
 log = logging.getLogger(__name__)
+
+ACCOUNTS = web.AppKey("accounts", AccountService)
+STATS = web.AppKey("stats", StatsService)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SOURCES = get_args(Source)
+ORDERS = ("desc", "asc")
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(payload, status=status, headers={"Cache-Control": "no-store"})
+
+
+def _api_error(status: int, message: str) -> web.Response:
+    return _json({"error": message}, status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a clear page (or JSON under /api/), never a stack trace."""
+    api = request.path.startswith("/api/")
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if api and error.status >= 400:
+            return _api_error(error.status, error.reason)
+        raise
+    except LinkFailed as error:
+        return pages.error_page(error.status, error.title, error.advice)
+    except InvalidToken as error:
+        return _api_error(401, f"invalid token: {error.reason}")
+    except NoDataYet:
+        return _api_error(503, "no data yet: the first refresh has not finished")
+    except DATABASE_ERRORS:
+        log.exception("database failure on %s %s", request.method, request.path)
+        if api:
+            return _api_error(503, "the database is unavailable; try again shortly")
+        return pages.error_page(
+            503, "StreamStats cannot reach its database", "Nothing was changed. Try again shortly."
+        )
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """Our link in Discord leads here; a valid state is sent on to Twitch's authorize page."""
+    state = request.query.get("state", "")
+    if not state:
+        raise LinkFailed(400, "This login link is incomplete", "Run /login in Discord again.")
+    raise web.HTTPFound(request.app[ACCOUNTS].authorize_url(state))
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    """Twitch sends the person back here with `code` and `state` (or an `error`)."""
+    query = request.query
+    if "error" in query:
+        if query["error"] == "access_denied":
+            raise LinkFailed(
+                400,
+                "You declined the link on Twitch",
+                "Nothing was stored. Run /login in Discord again if you change your mind.",
+            )
+        raise LinkFailed(
+            400, "Twitch reported a problem with the login", "Run /login in Discord again."
+        )
+    if not query.get("state"):
+        raise LinkFailed(
+            400, "This page needs the link from Discord", "Start from /login in Discord."
+        )
+    if not query.get("code"):
+        raise LinkFailed(400, "Twitch sent no login code", "Run /login in Discord again.")
+    result = await request.app[ACCOUNTS].complete_link(code=query["code"], state=query["state"])
+    return pages.linked_page(
+        display_name=result.twitch.display_name,
+        login=result.twitch.login,
+        discord_id=result.discord_id,
+        api_token=result.api_token,
+        expires_at=result.expires_at,
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
     """For operators: is the database reachable, and when was the last snapshot taken."""
     try:
         snapshot = await queries.latest_snapshot()
-    except Exception:
+    except DATABASE_ERRORS:
         log.exception("health check: database unreachable")
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
-    return web.json_response(
+        return _json({"status": "error", "database": "unreachable"}, 503)
+    return _json(
         {
             "status": "ok",
             "database": "ok",
@@ -28,8 +115,92 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def create_app() -> web.Application:
-    """Build the web application; `python -m bot` serves it on WEB_HOST:WEB_PORT."""
-    app = web.Application()
+async def _authorized(request: web.Request) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("send the token from the link page as 'Authorization: Bearer <token>'")
+    await request.app[ACCOUNTS].verify_api_token(token.strip())
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str:
+    value = request.query.get(name, allowed[0])
+    if value not in allowed:
+        raise web.HTTPBadRequest(reason=f"{name} must be one of: {', '.join(allowed)}")
+    return value
+
+
+def _snapshot_at(result: AsOf[Any]) -> str:
+    snapshot: SnapshotInfo = result.snapshot
+    return snapshot.taken_at.isoformat()
+
+
+async def api_stream_stats(request: web.Request) -> web.Response:
+    """GET /api/v1/stats/streams?source=memory|database."""
+    await _authorized(request)
+    source = _choice(request, "source", SOURCES)
+    result = await request.app[STATS].stream_summary(source)  # type: ignore[arg-type]
+    summary = result.value
+    return _json(
+        {
+            "total": summary.total,
+            "median": summary.median,
+            "odd": summary.odd,
+            "even": summary.even,
+            "duplicates": summary.duplicates,
+            "shared_counts": summary.shared_counts,
+            "snapshot_at": _snapshot_at(result),
+        }
+    )
+
+
+async def api_game_stats(request: web.Request) -> web.Response:
+    """GET /api/v1/stats/games?source=memory|database."""
+    await _authorized(request)
+    source = _choice(request, "source", SOURCES)
+    result = await request.app[STATS].game_stats(source)  # type: ignore[arg-type]
+    games = [
+        {
+            "game_id": game.game_id,
+            "game_name": game.game_name,
+            "streams": game.streams,
+            "max_viewers": game.max_viewers,
+        }
+        for game in result.value
+    ]
+    return _json({"games": games, "snapshot_at": _snapshot_at(result)})
+
+
+async def api_top_streams(request: web.Request) -> web.Response:
+    """GET /api/v1/streams/top?order=desc|asc&source=memory|database."""
+    await _authorized(request)
+    order = _choice(request, "order", ORDERS)
+    source = _choice(request, "source", SOURCES)
+    result = await request.app[STATS].top_streams(order, source)  # type: ignore[arg-type]
+    total = len(result.value)
+    streams = [
+        {
+            "rank": index + 1 if order == "desc" else total - index,
+            "id": stream.id,
+            "user_login": stream.user_login,
+            "user_name": stream.user_name,
+            "game_name": stream.game_name,
+            "viewer_count": stream.viewer_count,
+            "started_at": stream.started_at.isoformat(),
+        }
+        for index, stream in enumerate(result.value)
+    ]
+    return _json({"streams": streams, "snapshot_at": _snapshot_at(result)})
+
+
+def create_app(*, accounts: AccountService, stats: StatsService) -> web.Application:
+    """Build the web application from the services `python -m bot` (or a test) created."""
+    app = web.Application(middlewares=[errors])
+    app[ACCOUNTS] = accounts
+    app[STATS] = stats
+    app.router.add_get("/login", login)
+    app.router.add_get("/callback", callback)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/v1/stats/streams", api_stream_stats)
+    app.router.add_get("/api/v1/stats/games", api_game_stats)
+    app.router.add_get("/api/v1/streams/top", api_top_streams)
     return app

@@ -1,4 +1,8 @@
-"""`python -m bot` (also `streamstats`): settings, logging, services, web server and bot."""
+"""`python -m bot` (also `streamstats`): settings, logging, services, web server and bot.
+
+`running_services` is the one composition root: it builds every service once, in order, and
+closes them in reverse. Tests use it too, with a clock of their own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import aiohttp
 import discord
@@ -13,12 +20,16 @@ import yarl
 from aiohttp import web
 
 import web_callback
+from bot.accounts import AccountService
 from bot.cache import StatsService, open_cache
 from bot.client import StreamStatsBot
 from bot.config import Settings, load_settings
+from bot.crypto import TokenCipher
 from bot.errors import ConfigError
 from bot.refresh import RefreshService
+from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchClient
+from bot.twitch_oauth import TwitchOAuth
 from db import close_database, open_database
 
 log = logging.getLogger("bot")
@@ -26,8 +37,20 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 
 
+@dataclass(frozen=True)
+class Services:
+    """Everything `running_services` built, for the entry point or a test to drive."""
+
+    settings: Settings
+    stats: StatsService
+    refresher: RefreshService
+    accounts: AccountService
+    bot: StreamStatsBot
+    web_url: str
+
+
 def configure_logging(level: str) -> None:
-    """One handler on the root logger; discord.py's chatter above INFO only when asked."""
+    """One handler on the root logger."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -39,28 +62,55 @@ def point_discord_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-async def serve(settings: Settings) -> None:
-    """Open every service, run the bot and the web server until stopped, close in reverse."""
+@asynccontextmanager
+async def running_services(
+    settings: Settings, *, clock: Clock = utc_now
+) -> AsyncIterator[Services]:
+    """Open the database, cache, HTTP session and web server, and build the bot (not started)."""
     await open_database(settings.database_url)
     stats = StatsService(open_cache(settings.cache_url))
-    runner = web.AppRunner(web_callback.create_app(), access_log=None)
     try:
         async with aiohttp.ClientSession() as session:
-            twitch = TwitchClient.from_settings(session, settings)
-            refresher = RefreshService(twitch, stats, top_streams=settings.top_streams)
+            refresher = RefreshService(
+                TwitchClient.from_settings(session, settings),
+                stats,
+                top_streams=settings.top_streams,
+            )
+            accounts = AccountService(
+                oauth=TwitchOAuth.from_settings(session, settings),
+                signer=TokenSigner(settings.secret_key, clock),
+                cipher=TokenCipher(settings.secret_key),
+                public_url=settings.public_url,
+                require_login=settings.require_login,
+                clock=clock,
+            )
             point_discord_at(settings)
-            bot = StreamStatsBot(settings=settings, stats=stats, refresher=refresher)
+            bot = StreamStatsBot(
+                settings=settings, stats=stats, refresher=refresher, accounts=accounts
+            )
+            runner = web.AppRunner(
+                web_callback.create_app(accounts=accounts, stats=stats), access_log=None
+            )
             await runner.setup()
-            await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-            log.info("web server listening on http://%s:%d", settings.web_host, settings.web_port)
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))
-            async with bot:
-                await bot.start(settings.discord_token)
+            try:
+                await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+                web_url = f"http://{settings.web_host}:{settings.web_port}"
+                log.info("web server listening on %s", web_url)
+                async with bot:
+                    yield Services(settings, stats, refresher, accounts, bot, web_url)
+            finally:
+                await runner.cleanup()
     finally:
-        await runner.cleanup()
         await stats.close()
         await close_database()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the bot and the web server until Discord disconnects for good or SIGTERM arrives."""
+    async with running_services(settings) as services:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(services.bot.close()))
+        await services.bot.start(settings.discord_token)
 
 
 def main() -> None:

@@ -9,27 +9,38 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.accounts import AccountService
 from bot.cache import StatsService
 from bot.config import Settings
-from bot.errors import UserFacingError
+from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.refresh", "cogs.stats")
+EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.account")
 APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
 
 
-async def reply_privately(interaction: discord.Interaction, message: str) -> None:
+def login_view(url: str) -> discord.ui.View:
+    """A single link button that starts the Twitch authorization."""
+    view = discord.ui.View()
+    view.add_item(discord.ui.Button(label="Link with Twitch", url=url, emoji="🔗"))
+    return view
+
+
+async def reply_privately(
+    interaction: discord.Interaction, message: str, view: discord.ui.View | None = None
+) -> None:
     """Answer with an ephemeral message, whether or not the interaction was answered already."""
+    extra = {"view": view} if view else {}
     if not interaction.response.is_done():
-        await interaction.response.send_message(message, ephemeral=True)
+        await interaction.response.send_message(message, ephemeral=True, **extra)
         return
     if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
         # A public "thinking…" placeholder would turn the first follow-up public: remove it.
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
-    await interaction.followup.send(message, ephemeral=True)
+    await interaction.followup.send(message, ephemeral=True, **extra)
 
 
 class StreamStatsTree(app_commands.CommandTree):
@@ -40,6 +51,10 @@ class StreamStatsTree(app_commands.CommandTree):
     ) -> None:
         """Known errors become a short private sentence; others are logged, the user gets sorry."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        view = None
+        if isinstance(cause, LoginRequired):
+            client: StreamStatsBot = interaction.client  # type: ignore[assignment]
+            view = login_view(client.accounts.login_url(str(interaction.user.id)))
         if isinstance(cause, UserFacingError):
             message = cause.user_message
         elif isinstance(cause, app_commands.CommandOnCooldown):
@@ -51,7 +66,7 @@ class StreamStatsTree(app_commands.CommandTree):
             log.error("command /%s failed", name, exc_info=cause)
             message = APOLOGY
         try:
-            await reply_privately(interaction, message)
+            await reply_privately(interaction, message, view)
         except discord.HTTPException:
             log.warning("could not tell the user about an error (interaction expired?)")
 
@@ -62,9 +77,15 @@ class StreamStatsBot(commands.Bot):
     settings: Settings
     stats: StatsService
     refresher: RefreshService
+    accounts: AccountService
 
     def __init__(
-        self, *, settings: Settings, stats: StatsService, refresher: RefreshService
+        self,
+        *,
+        settings: Settings,
+        stats: StatsService,
+        refresher: RefreshService,
+        accounts: AccountService,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -76,6 +97,7 @@ class StreamStatsBot(commands.Bot):
         self.settings = settings
         self.stats = stats
         self.refresher = refresher
+        self.accounts = accounts
 
     async def setup_hook(self) -> None:
         """Load every cog (a cog that fails to load stops the bot) and sync the commands."""

@@ -42,6 +42,7 @@ class Settings:
     top_streams: int = 1000
     refresh_minutes: float = 15
     view_timeout: float = 180
+    require_login: bool = True
     log_level: str = "INFO"
 
     @property
@@ -128,6 +129,15 @@ def _cache_url(text: str) -> str:
     return text
 
 
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in LOG_LEVELS:
@@ -188,6 +198,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         ),
         view_timeout=read.parsed(
             "VIEW_TIMEOUT", Settings.view_timeout, _positive_number, "a number of seconds above 0"
+        ),
+        require_login=read.parsed(
+            "REQUIRE_LOGIN", Settings.require_login, _boolean, "true or false"
         ),
         log_level=read.parsed(
             "LOG_LEVEL", Settings.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)

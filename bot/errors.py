@@ -58,3 +58,32 @@ class TwitchRequestError(TwitchError):
 
 class TwitchPayloadError(TwitchError):
     """Twitch answered with malformed JSON or a shape we do not understand."""
+
+
+class InvalidToken(StreamStatsError):
+    """A JWT or OAuth state failed verification; `reason` is safe to show (no token in it)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class LoginRequired(UserFacingError):
+    """The command needs a linked Twitch account with a valid session."""
+
+    def __init__(self, user_message: str = "") -> None:
+        super().__init__(
+            user_message
+            or "Link your Twitch account first: press the button below, approve on Twitch, "
+            "then run the command again. Links last one hour."
+        )
+
+
+class LinkFailed(StreamStatsError):
+    """Linking a Twitch account failed; carries what the web page tells the person."""
+
+    def __init__(self, status: int, title: str, advice: str) -> None:
+        self.status = status
+        self.title = title
+        self.advice = advice
+        super().__init__(f"{title} ({status})")

@@ -111,6 +111,28 @@ async def _error_message(response: aiohttp.ClientResponse) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
+async def raise_for_status(response: aiohttp.ClientResponse, what: str) -> None:
+    """Map an error status to our exceptions: 429 rate limit, 5xx unavailable, 4xx rejected."""
+    if response.status < 400:
+        return
+    detail = await _error_message(response)
+    if response.status == 429:
+        reset = response.headers.get("Ratelimit-Reset", "")
+        reset_at = float(reset) if reset.isdigit() else None
+        raise TwitchRateLimited(f"Twitch rate limit reached on {what}", reset_at)
+    if response.status >= 500:
+        raise TwitchUnavailable(f"Twitch answered {response.status} on {what}: {detail}")
+    raise TwitchRequestError(f"Twitch rejected {what} ({response.status}): {detail}")
+
+
+async def read_json(response: aiohttp.ClientResponse, what: str) -> Any:
+    """The reply's JSON; `TwitchPayloadError` if it is not JSON."""
+    try:
+        return await response.json(content_type=None)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise TwitchPayloadError(f"Twitch sent malformed JSON on {what}") from error
+
+
 class TwitchClient:
     """One client for Helix and id.twitch.tv, sharing the injected `ClientSession`."""
 
@@ -222,29 +244,10 @@ class TwitchClient:
                 self._note_rate_limit(response.headers)
                 if response.status == 401:
                     raise _Unauthorized
-                await self._raise_for_status(response, path)
-                return await self._json(response, path)
+                await raise_for_status(response, path)
+                return await read_json(response, path)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TwitchUnavailable(f"Twitch unreachable on {path}: {error!r}") from error
-
-    async def _raise_for_status(self, response: aiohttp.ClientResponse, what: str) -> None:
-        if response.status < 400:
-            return
-        detail = await _error_message(response)
-        if response.status == 429:
-            reset = response.headers.get("Ratelimit-Reset", "")
-            reset_at = float(reset) if reset.isdigit() else None
-            raise TwitchRateLimited(f"Twitch rate limit reached on {what}", reset_at)
-        if response.status >= 500:
-            raise TwitchUnavailable(f"Twitch answered {response.status} on {what}: {detail}")
-        raise TwitchRequestError(f"Twitch rejected {what} ({response.status}): {detail}")
-
-    @staticmethod
-    async def _json(response: aiohttp.ClientResponse, what: str) -> Any:
-        try:
-            return await response.json(content_type=None)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise TwitchPayloadError(f"Twitch sent malformed JSON on {what}") from error
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         remaining, reset = headers.get("Ratelimit-Remaining"), headers.get("Ratelimit-Reset", "")
@@ -298,8 +301,8 @@ class TwitchClient:
                         f"Twitch refused the app credentials ({response.status}: {detail}); "
                         "check TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET"
                     )
-                await self._raise_for_status(response, "/token")
-                body = await self._json(response, "/token")
+                await raise_for_status(response, "/token")
+                body = await read_json(response, "/token")
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TwitchUnavailable(f"Twitch unreachable on /token: {error!r}") from error
         token = body.get("access_token") if isinstance(body, dict) else None

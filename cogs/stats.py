@@ -39,7 +39,8 @@ class StatsCog(commands.Cog):
         )
 
     async def _begin(self, interaction: Interaction) -> None:
-        """Answer "still loading" before the first snapshot; otherwise defer (work may be slow)."""
+        """Check the session and that data exists, then defer (the work may be slow)."""
+        await self.bot.accounts.require_session(str(interaction.user.id))
         if await self.bot.stats.snapshot() is None:
             raise NoDataYet
         await interaction.response.defer(thinking=True)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import asyncpg
 from tortoise import Tortoise
+from tortoise.exceptions import BaseORMException
 
 MODELS = ["db.models"]
+
+# What a failing or unreachable database raises, whichever backend is configured.
+DATABASE_ERRORS = (
+    BaseORMException,
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
 
 
 def ensure_sqlite_folder(database_url: str) -> None:

@@ -39,3 +39,42 @@ class Stream(Model):
 
     class Meta:
         table = "streams"
+
+
+class User(Model):
+    """A Discord user linked to a Twitch account; Twitch tokens are stored encrypted."""
+
+    discord_id = fields.CharField(primary_key=True, max_length=32)
+    twitch_id = fields.CharField(max_length=32, db_index=True)
+    twitch_login = fields.CharField(max_length=64)
+    twitch_display_name = fields.CharField(max_length=255)
+    linked_at = fields.DatetimeField()
+    access_token = fields.TextField(null=True, description="encrypted (bot/crypto.py)")
+    refresh_token = fields.TextField(null=True, description="encrypted (bot/crypto.py)")
+    scopes = fields.CharField(max_length=255, default="")
+
+    class Meta:
+        table = "users"
+
+
+class ApiSession(Model):
+    """An issued session JWT, by its `jti`, so it can be revoked before it expires."""
+
+    jti = fields.CharField(primary_key=True, max_length=64)
+    discord_id = fields.CharField(max_length=32, db_index=True)
+    issued_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "sessions"
+
+
+class UsedState(Model):
+    """OAuth states already spent: a state works once."""
+
+    nonce = fields.CharField(primary_key=True, max_length=64)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "used_oauth_states"

@@ -8,10 +8,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiocache.base import BaseCache
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.contrib.test import tortoise_test_context
 
+from bot.accounts import AccountService
 from bot.cache import StatsService, open_cache
+from bot.crypto import TokenCipher
+from bot.tokens import TokenSigner
 from bot.twitch import TwitchClient
+from bot.twitch_oauth import TwitchOAuth
 from db import MODELS
 from tests.fakes.twitch import FakeTwitch, random_streams
 
@@ -42,6 +47,9 @@ def postgres_test_url() -> str:
 async def database(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """An empty StreamStats database with the schema, on SQLite and on PostgreSQL."""
     url = "sqlite://:memory:" if request.param == "sqlite" else postgres_test_url()
+    # Tortoise caches each model's INSERT statement by connection name, not by dialect; one
+    # process of the product uses one database, but this suite switches between two.
+    EXECUTOR_CACHE.clear()
     async with tortoise_test_context(MODELS, db_url=url):
         yield request.param
 
@@ -91,4 +99,49 @@ def twitch(http: aiohttp.ClientSession, fake_twitch: FakeTwitch) -> TwitchClient
         backoff=0.01,
         max_wait=3.0,
         timeout=1.0,
+    )
+
+
+TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime.now(UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock) -> AccountService:
+    """The account service against the fake Twitch, with a clock the test controls."""
+    oauth = TwitchOAuth(
+        http,
+        client_id=fake_twitch.client_id,
+        client_secret=fake_twitch.client_secret,
+        api_url=fake_twitch.api_url,
+        auth_url=fake_twitch.auth_url,
+    )
+    return AccountService(
+        oauth=oauth,
+        signer=TokenSigner(TEST_SECRET_KEY, clock),
+        cipher=TokenCipher(TEST_SECRET_KEY),
+        public_url="http://127.0.0.1:8080",
+        require_login=True,
+        clock=clock,
     )

@@ -26,10 +26,12 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
 
 
 async def test_loop_runs_at_start_up_and_survives_a_failed_run(
-    database, twitch, fake_twitch, stats
+    database, twitch, fake_twitch, stats, accounts
 ):
     refresher = RefreshService(twitch, stats, top_streams=100)
-    bot = StreamStatsBot(settings=settings_from_env(ENV), stats=stats, refresher=refresher)
+    bot = StreamStatsBot(
+        settings=settings_from_env(ENV), stats=stats, refresher=refresher, accounts=accounts
+    )
     fake_twitch.fail_next(*[503] * 4)  # the first run exhausts its retries and fails
     cog = RefreshCog(bot)
     await bot.add_cog(cog)

@@ -47,7 +47,12 @@ async def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bot")
     async with FakeDiscord() as discord_fake, FakeTwitch(streams=fake_streams()) as twitch_fake:
         env = bot_environment(
-            discord_fake, twitch_fake, folder, TOP_STREAMS=str(TOP), VIEW_TIMEOUT="4"
+            discord_fake,
+            twitch_fake,
+            folder,
+            TOP_STREAMS=str(TOP),
+            VIEW_TIMEOUT="4",
+            REQUIRE_LOGIN="false",
         )
         async with run_bot(env, folder) as bot:
             await discord_fake.wait_until_identified(timeout=30)

@@ -22,7 +22,9 @@ EPHEMERAL = 64
 async def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bot")
     async with FakeDiscord() as discord_fake, FakeTwitch(streams=random_streams(300)) as twitch:
-        env = bot_environment(discord_fake, twitch, folder, TOP_STREAMS=str(TOP))
+        env = bot_environment(
+            discord_fake, twitch, folder, TOP_STREAMS=str(TOP), REQUIRE_LOGIN="false"
+        )
         env["REFRESH_MINUTES"] = "0.05"  # every 3 s, so recovery is quick to observe
         del env["DISCORD_GUILD_ID"]  # commands are synced globally
         real_secret = twitch.client_secret

@@ -1,0 +1,201 @@
+"""Twitch user OAuth (authorization code): authorize URL, exchange, validate, refresh, revoke.
+
+Also reads the linked user. No token ever appears in an exception message or a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from bot.config import Settings
+from bot.errors import TwitchAuthError, TwitchPayloadError, TwitchUnavailable
+from bot.twitch import raise_for_status, read_json
+
+SCOPES = ("user:read:follows",)
+
+
+@dataclass(frozen=True)
+class UserTokens:
+    """A user's access and refresh token (never shown in `repr`)."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What /validate says about a token."""
+
+    client_id: str
+    user_id: str
+    login: str
+    scopes: tuple[str, ...]
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class TwitchUser:
+    """The Twitch account being linked."""
+
+    id: str
+    login: str
+    display_name: str
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise TwitchPayloadError(f"Twitch reply lacks {key}")
+    return value
+
+
+def _scopes(value: object) -> tuple[str, ...]:
+    """Twitch sends `scope` as an array, sometimes as a space-separated string."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return ()
+
+
+class TwitchOAuth:
+    """The id.twitch.tv endpoints a linked account needs, sharing the injected session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        client_id: str,
+        client_secret: str,
+        api_url: str,
+        auth_url: str,
+        timeout: float = 10.0,
+    ) -> None:
+        self._session = session
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._api_url = api_url.rstrip("/")
+        self._auth_url = auth_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    @classmethod
+    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> TwitchOAuth:
+        """The OAuth client of the Twitch application named in the settings."""
+        return cls(
+            session,
+            client_id=settings.twitch_client_id,
+            client_secret=settings.twitch_client_secret,
+            api_url=settings.twitch_api_url,
+            auth_url=settings.twitch_auth_url,
+        )
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        """Where to send a person to approve the link."""
+        query = urlencode(
+            {
+                "client_id": self.client_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": " ".join(SCOPES),
+                "state": state,
+            }
+        )
+        return f"{self._auth_url}/authorize?{query}"
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> UserTokens:
+        """Trade the code from the callback for the user's tokens."""
+        body = await self._token_request(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        )
+        return self._user_tokens(body)
+
+    async def refresh(self, refresh_token: str) -> UserTokens:
+        """New tokens from a refresh token (Twitch rotates the refresh token too)."""
+        body = await self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+        return self._user_tokens(body)
+
+    async def validate(self, access_token: str) -> TokenInfo:
+        """Ask Twitch whether a user token is still good; `TwitchAuthError` if not."""
+        headers = {"Authorization": f"OAuth {access_token}"}
+        body = await self._request(
+            "GET", f"{self._auth_url}/validate", "/validate", headers=headers
+        )
+        return TokenInfo(
+            client_id=_text(body, "client_id"),
+            user_id=_text(body, "user_id"),
+            login=_text(body, "login"),
+            scopes=_scopes(body.get("scopes")),
+            expires_in=int(body.get("expires_in") or 0),
+        )
+
+    async def revoke(self, token: str) -> None:
+        """Revoke a token at Twitch; one Twitch already forgot (400) counts as revoked."""
+        form = {"client_id": self.client_id, "token": token}
+        try:
+            async with self._session.post(
+                f"{self._auth_url}/revoke", data=form, timeout=self._timeout
+            ) as response:
+                if response.status == 400:
+                    return
+                await raise_for_status(response, "/revoke")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TwitchUnavailable(f"Twitch unreachable on /revoke: {error!r}") from error
+
+    async def get_user(self, access_token: str) -> TwitchUser:
+        """The Twitch account that owns `access_token` (Get Users without parameters)."""
+        headers = {"Authorization": f"Bearer {access_token}", "Client-Id": self.client_id}
+        body = await self._request("GET", f"{self._api_url}/users", "/users", headers=headers)
+        users = body.get("data")
+        if not isinstance(users, list) or len(users) != 1 or not isinstance(users[0], dict):
+            raise TwitchPayloadError("Get Users did not return exactly one user")
+        user = users[0]
+        return TwitchUser(
+            id=_text(user, "id"),
+            login=_text(user, "login"),
+            display_name=str(user.get("display_name") or user["login"]),
+        )
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        form = {"client_id": self.client_id, "client_secret": self._client_secret, **form}
+        return await self._request("POST", f"{self._auth_url}/token", "/token", data=form)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        headers: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            async with self._session.request(
+                method, url, headers=headers, data=data, timeout=self._timeout
+            ) as response:
+                if response.status in (400, 401, 403):
+                    raise TwitchAuthError(f"Twitch refused {what} ({response.status})")
+                await raise_for_status(response, what)
+                body = await read_json(response, what)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise TwitchUnavailable(f"Twitch unreachable on {what}: {error!r}") from error
+        if not isinstance(body, dict):
+            raise TwitchPayloadError(f"Twitch reply on {what} is not an object")
+        return body
+
+    @staticmethod
+    def _user_tokens(body: dict[str, Any]) -> UserTokens:
+        return UserTokens(
+            access_token=_text(body, "access_token"),
+            refresh_token=_text(body, "refresh_token"),
+            expires_in=int(body.get("expires_in") or 0),
+            scopes=_scopes(body.get("scope")),
+        )

@@ -1,0 +1,105 @@
+"""/login, /whoami, /logout, and the hourly validation of stored Twitch tokens."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.accounts import LinkResult
+from bot.client import login_view
+
+if TYPE_CHECKING:
+    from bot.client import StreamStatsBot
+
+    Interaction = discord.Interaction[StreamStatsBot]
+
+log = logging.getLogger(__name__)
+
+LINK_HELP = (
+    "Press the button to link your Twitch account. The link is yours alone: it works once, "
+    "within 10 minutes. The session it starts lasts one hour."
+)
+
+
+class AccountCog(commands.Cog):
+    """Linking Discord users to their Twitch accounts."""
+
+    def __init__(self, bot: StreamStatsBot) -> None:
+        self.bot = bot
+        self._login_interactions: dict[str, discord.Interaction] = {}
+
+    async def cog_load(self) -> None:
+        """Listen for finished links; validate stored tokens now and every hour."""
+        self.bot.accounts.on_link(self.tell_user_linked)
+        self.validate_linked_tokens.start()
+
+    async def cog_unload(self) -> None:
+        """Stop the validation loop."""
+        self.validate_linked_tokens.cancel()
+
+    @tasks.loop(hours=1)
+    async def validate_linked_tokens(self) -> None:
+        """Twitch requires apps that keep user tokens to validate them at start-up and hourly."""
+        try:
+            await self.bot.accounts.validate_linked_tokens()
+        except Exception:
+            log.exception("token validation failed; trying again in an hour")
+
+    async def tell_user_linked(self, result: LinkResult) -> None:
+        """Say in Discord that the link worked: under /login if still possible, else by DM."""
+        name = discord.utils.escape_markdown(result.twitch.display_name)
+        ends = discord.utils.format_dt(result.expires_at, "R")
+        text = f"Linked to Twitch account **{name}**. Your session ends {ends}."
+        interaction = self._login_interactions.pop(result.discord_id, None)
+        if interaction is not None and not interaction.is_expired():
+            try:
+                await interaction.followup.send(text, ephemeral=True)
+                return
+            except discord.HTTPException:
+                log.info("the /login interaction of %s is gone; sending a DM", result.discord_id)
+        user = await self.bot.fetch_user(int(result.discord_id))
+        await user.send(text)
+
+    @app_commands.command(name="login")
+    async def login(self, interaction: Interaction) -> None:
+        """Link your Twitch account to use the statistics (opens Twitch)."""
+        discord_id = str(interaction.user.id)
+        url = self.bot.accounts.login_url(discord_id)
+        self._login_interactions[discord_id] = interaction
+        await interaction.response.send_message(LINK_HELP, view=login_view(url), ephemeral=True)
+
+    @app_commands.command(name="whoami")
+    async def whoami(self, interaction: Interaction) -> None:
+        """Show your linked Twitch account and when your session ends."""
+        found = await self.bot.accounts.session(str(interaction.user.id))
+        if found is None:
+            await interaction.response.send_message(
+                "You have no active link. Use /login to link your Twitch account.", ephemeral=True
+            )
+            return
+        user, session = found
+        embed = discord.Embed(title="Your StreamStats link", colour=discord.Colour(0x9146FF))
+        name = discord.utils.escape_markdown(user.twitch_display_name)
+        embed.add_field(name="Twitch account", value=f"{name} ({user.twitch_login})")
+        embed.add_field(name="Linked", value=discord.utils.format_dt(user.linked_at, "R"))
+        embed.add_field(name="Session ends", value=discord.utils.format_dt(session.expires_at, "R"))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="logout")
+    async def logout(self, interaction: Interaction) -> None:
+        """Unlink your Twitch account: its token is revoked and deleted, your session ends."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if await self.bot.accounts.logout(str(interaction.user.id)):
+            message = "Unlinked. Your Twitch token was revoked and deleted; your session ended."
+        else:
+            message = "You had no linked Twitch account."
+        await interaction.followup.send(message, ephemeral=True)
+
+
+async def setup(bot: StreamStatsBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(AccountCog(bot))

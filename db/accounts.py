@@ -1,0 +1,136 @@
+"""Linked accounts, sessions and spent OAuth states (ORM queries; tokens arrive encrypted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from db.models import ApiSession, UsedState, User
+
+
+@dataclass(frozen=True)
+class LinkedUser:
+    """A stored link; the token fields hold ciphertext (or None once the link ended)."""
+
+    discord_id: str
+    twitch_id: str
+    twitch_login: str
+    twitch_display_name: str
+    linked_at: datetime
+    access_token: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session as stored: valid while not revoked and not expired."""
+
+    jti: str
+    discord_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def _linked(user: User) -> LinkedUser:
+    return LinkedUser(
+        discord_id=user.discord_id,
+        twitch_id=user.twitch_id,
+        twitch_login=user.twitch_login,
+        twitch_display_name=user.twitch_display_name,
+        linked_at=user.linked_at,
+        access_token=user.access_token,
+        refresh_token=user.refresh_token,
+    )
+
+
+async def spend_state(nonce: str, expires_at: datetime, now: datetime) -> bool:
+    """Mark an OAuth state as used; False if it was used before. Forgets long-expired ones."""
+    await UsedState.filter(expires_at__lt=now).delete()
+    try:
+        await UsedState.create(nonce=nonce, expires_at=expires_at)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def save_link(
+    *,
+    discord_id: str,
+    twitch_id: str,
+    twitch_login: str,
+    twitch_display_name: str,
+    access_token: str,
+    refresh_token: str,
+    scopes: str,
+    session: SessionRecord,
+) -> None:
+    """Create or update the user and record the new session, in one transaction."""
+    async with in_transaction():
+        await User.update_or_create(
+            discord_id=discord_id,
+            defaults={
+                "twitch_id": twitch_id,
+                "twitch_login": twitch_login,
+                "twitch_display_name": twitch_display_name,
+                "linked_at": session.issued_at,
+                "access_token": access_token,
+                "refresh_token": refresh_token,
+                "scopes": scopes,
+            },
+        )
+        await ApiSession.create(
+            jti=session.jti,
+            discord_id=discord_id,
+            issued_at=session.issued_at,
+            expires_at=session.expires_at,
+        )
+
+
+async def linked_user(discord_id: str) -> LinkedUser | None:
+    """The stored link of a Discord user, if any."""
+    user = await User.get_or_none(discord_id=discord_id)
+    return _linked(user) if user else None
+
+
+async def users_with_tokens() -> list[LinkedUser]:
+    """Every link that still holds Twitch tokens (the hourly validation walks these)."""
+    return [_linked(user) for user in await User.filter(access_token__isnull=False)]
+
+
+async def store_tokens(discord_id: str, access_token: str, refresh_token: str) -> None:
+    """Replace a user's (encrypted) tokens after a refresh."""
+    await User.filter(discord_id=discord_id).update(
+        access_token=access_token, refresh_token=refresh_token
+    )
+
+
+async def end_link(discord_id: str, now: datetime) -> None:
+    """Delete the user's Twitch tokens and revoke every session; the user row stays."""
+    async with in_transaction():
+        await User.filter(discord_id=discord_id).update(access_token=None, refresh_token=None)
+        await ApiSession.filter(discord_id=discord_id, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+
+
+async def active_session(discord_id: str, now: datetime) -> SessionRecord | None:
+    """The newest unrevoked, unexpired session of a Discord user whose link holds tokens."""
+    if not await User.filter(discord_id=discord_id, access_token__isnull=False).exists():
+        return None
+    row = (
+        await ApiSession.filter(discord_id=discord_id, revoked_at__isnull=True, expires_at__gt=now)
+        .order_by("-expires_at")
+        .first()
+    )
+    if row is None:
+        return None
+    return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)
+
+
+async def session_revoked(jti: str) -> bool:
+    """True if the session was revoked or was never recorded."""
+    row = await ApiSession.get_or_none(jti=jti)
+    return row is None or row.revoked_at is not None
