@@ -157,7 +157,7 @@ class AccountService:
         """A session JWT that verifies and was not revoked; `InvalidToken` otherwise."""
         claims = self._signer.verify_session(token)
         if await store.session_revoked(claims.jti):
-            raise InvalidToken("the session has ended; link your account again with /login")
+            raise InvalidToken("its session has ended; link your account again with /login")
         return claims
 
     async def logout(self, discord_id: str) -> bool:

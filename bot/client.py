@@ -14,18 +14,12 @@ from bot.cache import StatsService
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
+from bot.views import login_view
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.account")
 APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
-
-
-def login_view(url: str) -> discord.ui.View:
-    """A single link button that starts the Twitch authorization."""
-    view = discord.ui.View()
-    view.add_item(discord.ui.Button(label="Link with Twitch", url=url, emoji="🔗"))
-    return view
 
 
 async def reply_privately(

@@ -72,12 +72,12 @@ class TokenSigner:
         except jwt.InvalidTokenError as error:
             raise InvalidToken(_describe(error)) from error
         if claims.get("purpose") != purpose:
-            raise InvalidToken("the token is not meant for this use")
+            raise InvalidToken("it is not meant for this use")
         expires = claims["exp"]
         if isinstance(expires, bool) or not isinstance(expires, int | float):
-            raise InvalidToken("the token has a malformed expiry")
+            raise InvalidToken("its expiry is malformed")
         if datetime.fromtimestamp(expires, UTC) + LEEWAY <= self._clock():
-            raise InvalidToken("the token has expired")
+            raise InvalidToken("it has expired")
         return claims
 
     def issue_session(
@@ -146,9 +146,9 @@ class TokenSigner:
 
 def _describe(error: jwt.InvalidTokenError) -> str:
     if isinstance(error, jwt.MissingRequiredClaimError):
-        return f"the token lacks the {error.claim!r} claim"
+        return f"it lacks the {error.claim!r} claim"
     if isinstance(error, jwt.InvalidAlgorithmError):
-        return "the token is signed with an algorithm we do not accept"
+        return "it is signed with an algorithm we do not accept"
     if isinstance(error, jwt.InvalidSignatureError):
-        return "the token's signature does not match"
-    return "the token is malformed"
+        return "its signature does not match"
+    return "it is malformed"

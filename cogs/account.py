@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.accounts import LinkResult
-from bot.client import login_view
+from bot.views import login_view
 
 if TYPE_CHECKING:
     from bot.client import StreamStatsBot

@@ -1,7 +1,9 @@
 """A fake Twitch for tests: id.twitch.tv/oauth2 and api.twitch.tv/helix on 127.0.0.1.
 
 This module owns the fake's protocol: the real paths, JSON shapes, headers and error bodies of
-`POST /oauth2/token` (client-credentials grant) and `GET /helix/streams` (bearer token + Client-Id,
+the OAuth server (`/authorize` approving instantly as a chosen user, `/token` for the
+client-credentials, authorization-code and refresh-token grants, `/validate`, `/revoke`),
+`GET /helix/users`, and `GET /helix/streams` (bearer token + Client-Id,
 `first`/`after` paging with opaque cursors, viewer-sorted data, filters, the per-client-id
 rate-limit bucket), plus switches that reproduce Twitch's known misbehaviour (duplicate items
 across pages, cursors that loop back, empty last pages, queued faults, latency, revoked tokens).
@@ -19,6 +21,7 @@ import random
 import secrets
 import string
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -93,6 +96,16 @@ class FakeTwitch:
         self.ratelimit_window = 60.0  # seconds between full refills of a bucket
         self.slow_seconds = 5.0
         self.token_lifetime = 5011200
+        # The user side of OAuth.
+        self.users: dict[str, dict] = {}
+        self.authorizing_user_id = self.add_user("viewer_one", display_name="Viewer_One")["id"]
+        self.deny_next_authorization = False
+        self.redirect_uris: set[str] = set()  # empty: any http(s) redirect URI is accepted
+        self.code_lifetime = 600.0
+        self.user_token_lifetime = 14400
+        self.user_tokens: dict[str, dict] = {}  # access token -> user_id, scopes, expires_at, ...
+        self.revoked: list[str] = []
+        self.validate_requests = 0
         # What happened, for assertions.
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.token_requests = 0
@@ -101,6 +114,9 @@ class FakeTwitch:
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (client id, monotonic expiry)
         self._cursors: dict[str, int] = {}  # issued cursor -> offset into the sorted streams
         self._buckets: dict[str, tuple[int, float]] = {}  # client id -> (points used, reset at)
+        self._codes: dict[str, dict] = {}  # authorization code -> what it was issued for
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> its current access token
+        self._token_failures: deque[int] = deque()
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -110,7 +126,11 @@ class FakeTwitch:
         """Serve on 127.0.0.1 on a free port."""
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post("/oauth2/token", self._token)
+        app.router.add_get("/oauth2/authorize", self._authorize)
+        app.router.add_get("/oauth2/validate", self._validate)
+        app.router.add_post("/oauth2/revoke", self._revoke)
         app.router.add_get("/helix/streams", self._get_streams)
+        app.router.add_get("/helix/users", self._get_users)
         app.router.add_route("*", "/helix/{tail:.*}", self._not_found)
         # handler_cancellation: a client that gives up on a "slow" reply does not keep close() busy.
         self._runner = web.AppRunner(
@@ -171,6 +191,40 @@ class FakeTwitch:
     def revoke_tokens(self) -> None:
         """Invalidate every issued token: the next Helix request with one gets a 401."""
         self._tokens.clear()
+
+    def add_user(
+        self, login: str, *, display_name: str | None = None, user_id: str | None = None
+    ) -> dict:
+        """A Twitch account the fake knows (and can authorize as); returns its Helix object."""
+        user_id = user_id or str(200_000_000 + len(self.users))
+        user = {
+            "id": user_id,
+            "login": login,
+            "display_name": display_name or login,
+            "type": "",
+            "broadcaster_type": "",
+            "description": "",
+            "profile_image_url": f"https://static-cdn.jtvnw.net/jtv_user_pictures/{login}.png",
+            "offline_image_url": "",
+            "view_count": 0,
+            "created_at": "2020-02-02T02:02:02Z",
+        }
+        self.users[user_id] = user
+        return user
+
+    def fail_next_token(self, *statuses: int) -> None:
+        """Queue failures (e.g. 500, 503) for the next `/oauth2/token` requests, any grant."""
+        self._token_failures.extend(statuses)
+
+    def expire_user_tokens(self) -> None:
+        """Every user access token stops working (401); refresh tokens still do."""
+        for info in self.user_tokens.values():
+            info["expires_at"] = 0.0
+
+    def revoke_user(self, user_id: str) -> None:
+        """The user disconnected the app: all their access and refresh tokens stop working."""
+        for token in [t for t, info in self.user_tokens.items() if info["user_id"] == user_id]:
+            self._forget_user_token(token)
 
     def issue_token(self) -> str:
         """Mint an app token directly (not counted in `token_requests`)."""
@@ -243,6 +297,8 @@ class FakeTwitch:
 
     def _token_client(self, token: str | None) -> str | None:
         """The client id a live token was issued to, or None (unknown, revoked or expired)."""
+        if token is not None and self._live_user_token(token) is not None:
+            return self.client_id
         if token is None or token not in self._tokens:
             return None
         client, expires = self._tokens[token]
@@ -286,12 +342,139 @@ class FakeTwitch:
             return oauth_error(400, "missing client id")
         if client_id != self.client_id:
             return oauth_error(400, "invalid client")
-        grants = {"client_credentials": self._client_credentials}
-        # authorization_code and refresh_token grants go here when the fake learns them.
+        if self._token_failures:
+            return oauth_error(self._token_failures.popleft(), "Internal Server Error")
+        grants = {
+            "client_credentials": self._client_credentials,
+            "authorization_code": self._authorization_code,
+            "refresh_token": self._refresh_token,
+        }
         grant = grants.get(params.get("grant_type", ""))
         if grant is None:
             return oauth_error(400, "invalid grant type")
+        if grant != self._client_credentials and params.get("client_secret") != self.client_secret:
+            return oauth_error(403, "invalid client secret")
         return grant(params)
+
+    async def _authorize(self, request: web.Request) -> web.StreamResponse:
+        """`GET /oauth2/authorize`: the user approves at once and is sent back with a code."""
+        query = request.query
+        if query.get("client_id") != self.client_id:
+            return oauth_error(400, "invalid client")
+        if query.get("response_type") != "code":
+            return oauth_error(400, "unsupported response_type")
+        redirect_uri = query.get("redirect_uri", "")
+        allowed = (
+            redirect_uri in self.redirect_uris
+            if self.redirect_uris
+            else (urllib.parse.urlsplit(redirect_uri).scheme in ("http", "https"))
+        )
+        if not allowed:
+            return oauth_error(400, "Parameter redirect_uri does not match registered URI")
+        back: dict[str, str] = {}
+        if self.deny_next_authorization:
+            self.deny_next_authorization = False
+            back = {"error": "access_denied", "error_description": "The user denied you access"}
+        else:
+            code = secrets.token_hex(15)
+            scopes = query.get("scope", "").split()
+            self._codes[code] = {
+                "redirect_uri": redirect_uri,
+                "scopes": scopes,
+                "user_id": self.authorizing_user_id,
+                "expires_at": time.monotonic() + self.code_lifetime,
+            }
+            back = {"code": code, "scope": " ".join(scopes)}
+        if "state" in query:
+            back["state"] = query["state"]
+        raise web.HTTPFound(f"{redirect_uri}?{urllib.parse.urlencode(back)}")
+
+    def _authorization_code(self, params: dict[str, str]) -> web.Response:
+        grant = self._codes.pop(params.get("code", ""), None)
+        if (
+            grant is None
+            or time.monotonic() >= grant["expires_at"]
+            or grant["redirect_uri"] != params.get("redirect_uri")
+        ):
+            return oauth_error(400, "Invalid authorization code")
+        return self._user_token_reply(grant["user_id"], grant["scopes"])
+
+    def _refresh_token(self, params: dict[str, str]) -> web.Response:
+        old_access = self._refresh_tokens.get(params.get("refresh_token", ""))
+        if old_access is None:
+            return oauth_error(400, "Invalid refresh token")
+        info = self.user_tokens[old_access]
+        self._forget_user_token(old_access)  # Twitch rotates both tokens
+        return self._user_token_reply(info["user_id"], info["scopes"])
+
+    def _user_token_reply(self, user_id: str, scopes: list[str]) -> web.Response:
+        access, refresh = secrets.token_hex(15), secrets.token_hex(25)
+        self.user_tokens[access] = {
+            "user_id": user_id,
+            "scopes": scopes,
+            "expires_at": time.monotonic() + self.user_token_lifetime,
+            "refresh_token": refresh,
+        }
+        self._refresh_tokens[refresh] = access
+        return _json(
+            200,
+            {
+                "access_token": access,
+                "expires_in": self.user_token_lifetime,
+                "refresh_token": refresh,
+                "scope": scopes,
+                "token_type": "bearer",
+            },
+        )
+
+    def _live_user_token(self, token: str) -> dict | None:
+        info = self.user_tokens.get(token)
+        if info is None or time.monotonic() >= info["expires_at"]:
+            return None
+        return info
+
+    def _forget_user_token(self, token: str) -> None:
+        info = self.user_tokens.pop(token, None)
+        if info is not None:
+            self._refresh_tokens.pop(info["refresh_token"], None)
+
+    async def _validate(self, request: web.Request) -> web.Response:
+        """`GET /oauth2/validate` with `Authorization: OAuth <token>`."""
+        self.validate_requests += 1
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip() if scheme.lower() in ("oauth", "bearer") else ""
+        info = self._live_user_token(token)
+        if info is not None:
+            user = self.users[info["user_id"]]
+            remaining = int(info["expires_at"] - time.monotonic())
+            return _json(
+                200,
+                {
+                    "client_id": self.client_id,
+                    "login": user["login"],
+                    "scopes": info["scopes"],
+                    "user_id": user["id"],
+                    "expires_in": remaining,
+                },
+            )
+        client = self._token_client(token or None)
+        if client is None:
+            return oauth_error(401, "invalid access token")
+        remaining = int(self._tokens[token][1] - time.monotonic())
+        return _json(200, {"client_id": client, "scopes": [], "expires_in": remaining})
+
+    async def _revoke(self, request: web.Request) -> web.Response:
+        """`POST /oauth2/revoke` (form: client_id, token)."""
+        form = await request.post()
+        if form.get("client_id") != self.client_id:
+            return oauth_error(404, "client does not exist")
+        token = str(form.get("token", ""))
+        if token in self.user_tokens:
+            self._forget_user_token(token)
+        elif self._tokens.pop(token, None) is None:
+            return oauth_error(400, "Invalid token")
+        self.revoked.append(token)
+        return web.Response(status=200)
 
     def _client_credentials(self, params: dict[str, str]) -> web.Response:
         if not params.get("client_secret"):
@@ -308,6 +491,17 @@ class FakeTwitch:
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return helix_error(404, "")
+
+    async def _get_users(self, request: web.Request) -> web.Response:
+        """`GET /helix/users`: the token's own user, or the users named by `id`/`login`."""
+        ids, logins = request.query.getall("id", []), request.query.getall("login", [])
+        if ids or logins:
+            found = [u for u in self.users.values() if u["id"] in ids or u["login"] in logins]
+            return _json(200, {"data": found})
+        info = self._live_user_token(self._bearer(request) or "")
+        if info is None:
+            return helix_error(401, "Missing User OAUTH Token")
+        return _json(200, {"data": [self.users[info["user_id"]]]})
 
     async def _get_streams(self, request: web.Request) -> web.Response:
         """`GET /helix/streams`: viewer-sorted, filtered, paged by `first` and `after`."""
