@@ -28,7 +28,7 @@ from tortoise import Tortoise
 
 from bot.cache import StatsService, open_cache
 from bot.refresh import RefreshService
-from bot.twitch import TwitchClient, parse_stream
+from bot.twitch import TwitchApp, TwitchClient, parse_stream
 from db import close_database, open_database, queries
 from tests.fakes.twitch import FakeTwitch, random_streams
 
@@ -59,13 +59,8 @@ async def bench_refresh(database_url: str, latency: float, repeat: int) -> None:
         FakeTwitch(streams=random_streams(3000, seed=7)) as fake,
         aiohttp.ClientSession() as http,
     ):
-        twitch = TwitchClient(
-            http,
-            client_id=fake.client_id,
-            client_secret=fake.client_secret,
-            api_url=fake.api_url,
-            auth_url=fake.auth_url,
-        )
+        app = TwitchApp(fake.client_id, fake.client_secret, fake.api_url, fake.auth_url)
+        twitch = TwitchClient(http, app)
         service = RefreshService(twitch, stats, top_streams=ROWS)
         await service.refresh()  # mints the app token once, as a running bot would have
         fake.latency = latency

@@ -28,7 +28,7 @@ from bot.crypto import TokenCipher
 from bot.errors import ConfigError
 from bot.refresh import RefreshService
 from bot.tokens import Clock, TokenSigner, utc_now
-from bot.twitch import TwitchClient
+from bot.twitch import TwitchApp, TwitchClient
 from bot.twitch_oauth import TwitchOAuth
 from db import close_database, open_database
 
@@ -71,13 +71,14 @@ async def running_services(
     stats = StatsService(open_cache(settings.cache_url))
     try:
         async with aiohttp.ClientSession() as session:
+            twitch_app = TwitchApp.from_settings(settings)
             refresher = RefreshService(
-                TwitchClient.from_settings(session, settings),
+                TwitchClient(session, twitch_app),
                 stats,
                 top_streams=settings.top_streams,
             )
             accounts = AccountService(
-                oauth=TwitchOAuth.from_settings(session, settings),
+                oauth=TwitchOAuth(session, twitch_app),
                 signer=TokenSigner(settings.secret_key, clock),
                 cipher=TokenCipher(settings.secret_key),
                 public_url=settings.public_url,

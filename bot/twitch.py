@@ -7,7 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,26 @@ def max_pages(limit: int) -> int:
     """Pages we may read for `limit` streams: the exact need plus half again for duplicates."""
     needed = math.ceil(limit / PAGE_SIZE)
     return needed + needed // 2 + 1
+
+
+@dataclass(frozen=True)
+class TwitchApp:
+    """Our Twitch application: its credentials and the base URLs of Helix and of OAuth."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    api_url: str
+    auth_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TwitchApp:
+        """The application named in the settings."""
+        return cls(
+            client_id=settings.twitch_client_id,
+            client_secret=settings.twitch_client_secret,
+            api_url=settings.twitch_api_url.rstrip("/"),
+            auth_url=settings.twitch_auth_url.rstrip("/"),
+        )
 
 
 @dataclass(frozen=True)
@@ -139,11 +159,8 @@ class TwitchClient:
     def __init__(
         self,
         session: aiohttp.ClientSession,
+        app: TwitchApp,
         *,
-        client_id: str,
-        client_secret: str,
-        api_url: str,
-        auth_url: str,
         attempts: int = 4,
         backoff: float = 0.5,
         max_wait: float = 60.0,
@@ -151,10 +168,7 @@ class TwitchClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._session = session
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._api_url = api_url.rstrip("/")
-        self._auth_url = auth_url.rstrip("/")
+        self._app = app
         self._attempts = attempts
         self._backoff = wait_exponential_jitter(
             multiplier=backoff, max=backoff * 16, jitter=backoff
@@ -166,17 +180,6 @@ class TwitchClient:
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
         self._bucket_empty_until = 0.0  # Unix time; set when Ratelimit-Remaining reaches 0
-
-    @classmethod
-    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> TwitchClient:
-        """A client for the Twitch application named in the settings."""
-        return cls(
-            session,
-            client_id=settings.twitch_client_id,
-            client_secret=settings.twitch_client_secret,
-            api_url=settings.twitch_api_url,
-            auth_url=settings.twitch_auth_url,
-        )
 
     async def fetch_top_streams(self, limit: int) -> TopStreams:
         """Page through Get Streams until `limit` unique streams, the last page or the page cap.
@@ -236,10 +239,10 @@ class TwitchClient:
 
     async def _helix_get_once(self, path: str, params: Mapping[str, str], token: str) -> Any:
         await self._wait_for_bucket()
-        headers = {"Authorization": f"Bearer {token}", "Client-Id": self._client_id}
+        headers = {"Authorization": f"Bearer {token}", "Client-Id": self._app.client_id}
         try:
             async with self._session.get(
-                self._api_url + path, params=params, headers=headers, timeout=self._timeout
+                self._app.api_url + path, params=params, headers=headers, timeout=self._timeout
             ) as response:
                 self._note_rate_limit(response.headers)
                 if response.status == 401:
@@ -287,13 +290,13 @@ class TwitchClient:
 
     async def _mint_app_token(self) -> tuple[str, float]:
         form = {
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
+            "client_id": self._app.client_id,
+            "client_secret": self._app.client_secret,
             "grant_type": "client_credentials",
         }
         try:
             async with self._session.post(
-                self._auth_url + "/token", data=form, timeout=self._timeout
+                self._app.auth_url + "/token", data=form, timeout=self._timeout
             ) as response:
                 if response.status in (400, 401, 403):
                     detail = await _error_message(response)
@@ -312,4 +315,11 @@ class TwitchClient:
         return token, float(lifetime)
 
 
-__all__ = ["TopStreams", "TwitchClient", "TwitchError", "parse_stream", "parse_streams_page"]
+__all__ = [
+    "TopStreams",
+    "TwitchApp",
+    "TwitchClient",
+    "TwitchError",
+    "parse_stream",
+    "parse_streams_page",
+]

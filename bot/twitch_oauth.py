@@ -12,9 +12,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.config import Settings
 from bot.errors import TwitchAuthError, TwitchPayloadError, TwitchUnavailable
-from bot.twitch import raise_for_status, read_json
+from bot.twitch import TwitchApp, raise_for_status, read_json
 
 SCOPES = ("user:read:follows",)
 
@@ -71,43 +70,31 @@ class TwitchOAuth:
     def __init__(
         self,
         session: aiohttp.ClientSession,
+        app: TwitchApp,
         *,
-        client_id: str,
-        client_secret: str,
-        api_url: str,
-        auth_url: str,
         timeout: float = 10.0,
     ) -> None:
         self._session = session
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self._api_url = api_url.rstrip("/")
-        self._auth_url = auth_url.rstrip("/")
+        self._app = app
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    @classmethod
-    def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> TwitchOAuth:
-        """The OAuth client of the Twitch application named in the settings."""
-        return cls(
-            session,
-            client_id=settings.twitch_client_id,
-            client_secret=settings.twitch_client_secret,
-            api_url=settings.twitch_api_url,
-            auth_url=settings.twitch_auth_url,
-        )
+    @property
+    def client_id(self) -> str:
+        """Our application's client id (a token must have been issued to it)."""
+        return self._app.client_id
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         """Where to send a person to approve the link."""
         query = urlencode(
             {
-                "client_id": self.client_id,
+                "client_id": self._app.client_id,
                 "redirect_uri": redirect_uri,
                 "response_type": "code",
                 "scope": " ".join(SCOPES),
                 "state": state,
             }
         )
-        return f"{self._auth_url}/authorize?{query}"
+        return f"{self._app.auth_url}/authorize?{query}"
 
     async def exchange_code(self, code: str, redirect_uri: str) -> UserTokens:
         """Trade the code from the callback for the user's tokens."""
@@ -127,7 +114,7 @@ class TwitchOAuth:
         """Ask Twitch whether a user token is still good; `TwitchAuthError` if not."""
         headers = {"Authorization": f"OAuth {access_token}"}
         body = await self._request(
-            "GET", f"{self._auth_url}/validate", "/validate", headers=headers
+            "GET", f"{self._app.auth_url}/validate", "/validate", headers=headers
         )
         return TokenInfo(
             client_id=_text(body, "client_id"),
@@ -139,10 +126,10 @@ class TwitchOAuth:
 
     async def revoke(self, token: str) -> None:
         """Revoke a token at Twitch; one Twitch already forgot (400) counts as revoked."""
-        form = {"client_id": self.client_id, "token": token}
+        form = {"client_id": self._app.client_id, "token": token}
         try:
             async with self._session.post(
-                f"{self._auth_url}/revoke", data=form, timeout=self._timeout
+                f"{self._app.auth_url}/revoke", data=form, timeout=self._timeout
             ) as response:
                 if response.status == 400:
                     return
@@ -152,8 +139,8 @@ class TwitchOAuth:
 
     async def get_user(self, access_token: str) -> TwitchUser:
         """The Twitch account that owns `access_token` (Get Users without parameters)."""
-        headers = {"Authorization": f"Bearer {access_token}", "Client-Id": self.client_id}
-        body = await self._request("GET", f"{self._api_url}/users", "/users", headers=headers)
+        headers = {"Authorization": f"Bearer {access_token}", "Client-Id": self._app.client_id}
+        body = await self._request("GET", f"{self._app.api_url}/users", "/users", headers=headers)
         users = body.get("data")
         if not isinstance(users, list) or len(users) != 1 or not isinstance(users[0], dict):
             raise TwitchPayloadError("Get Users did not return exactly one user")
@@ -165,8 +152,8 @@ class TwitchOAuth:
         )
 
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
-        form = {"client_id": self.client_id, "client_secret": self._client_secret, **form}
-        return await self._request("POST", f"{self._auth_url}/token", "/token", data=form)
+        form = {"client_id": self._app.client_id, "client_secret": self._app.client_secret, **form}
+        return await self._request("POST", f"{self._app.auth_url}/token", "/token", data=form)
 
     async def _request(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -15,7 +16,7 @@ from bot.accounts import AccountService
 from bot.cache import StatsService, open_cache
 from bot.crypto import TokenCipher
 from bot.tokens import TokenSigner
-from bot.twitch import TwitchClient
+from bot.twitch import TwitchApp, TwitchClient
 from bot.twitch_oauth import TwitchOAuth
 from db import MODELS
 from tests.fakes.twitch import FakeTwitch, random_streams
@@ -87,15 +88,18 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def app_of(fake: FakeTwitch, **changes: str) -> TwitchApp:
+    """Our Twitch application as registered with the fake (fields overridable)."""
+    app = TwitchApp(fake.client_id, fake.client_secret, fake.api_url, fake.auth_url)
+    return replace(app, **changes)
+
+
 @pytest.fixture
 def twitch(http: aiohttp.ClientSession, fake_twitch: FakeTwitch) -> TwitchClient:
     """Our Twitch client aimed at the fake, with short back-offs so retries stay fast."""
     return TwitchClient(
         http,
-        client_id=fake_twitch.client_id,
-        client_secret=fake_twitch.client_secret,
-        api_url=fake_twitch.api_url,
-        auth_url=fake_twitch.auth_url,
+        app_of(fake_twitch),
         backoff=0.01,
         max_wait=3.0,
         timeout=1.0,
@@ -130,13 +134,7 @@ def clock() -> Clock:
 @pytest.fixture
 def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock) -> AccountService:
     """The account service against the fake Twitch, with a clock the test controls."""
-    oauth = TwitchOAuth(
-        http,
-        client_id=fake_twitch.client_id,
-        client_secret=fake_twitch.client_secret,
-        api_url=fake_twitch.api_url,
-        auth_url=fake_twitch.auth_url,
-    )
+    oauth = TwitchOAuth(http, app_of(fake_twitch))
     return AccountService(
         oauth=oauth,
         signer=TokenSigner(TEST_SECRET_KEY, clock),

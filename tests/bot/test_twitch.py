@@ -14,6 +14,7 @@ from bot.errors import (
     TwitchUnavailable,
 )
 from bot.twitch import TwitchClient, max_pages
+from tests.conftest import app_of
 from tests.fakes.twitch import FakeTwitch, make_stream
 
 
@@ -126,13 +127,7 @@ async def test_401_after_a_fresh_token_is_an_auth_error(twitch, fake_twitch):
 
 
 async def test_wrong_client_secret_is_an_auth_error_naming_the_setting(http, fake_twitch):
-    client = TwitchClient(
-        http,
-        client_id=fake_twitch.client_id,
-        client_secret="not-the-secret",
-        api_url=fake_twitch.api_url,
-        auth_url=fake_twitch.auth_url,
-    )
+    client = TwitchClient(http, app_of(fake_twitch, client_secret="not-the-secret"))
     with pytest.raises(TwitchAuthError, match="TWITCH_CLIENT_SECRET") as caught:
         await client.fetch_top_streams(100)
     assert "not-the-secret" not in str(caught.value)
@@ -182,15 +177,10 @@ async def test_slow_replies_time_out_and_are_retried(twitch, fake_twitch):
 
 
 async def test_twitch_unreachable_is_unavailable(http, fake_twitch):
-    client = TwitchClient(
-        http,
-        client_id=fake_twitch.client_id,
-        client_secret=fake_twitch.client_secret,
-        api_url="http://127.0.0.1:9/helix",
-        auth_url="http://127.0.0.1:9/oauth2",
-        backoff=0.01,
-        attempts=2,
+    unreachable = app_of(
+        fake_twitch, api_url="http://127.0.0.1:9/helix", auth_url="http://127.0.0.1:9/oauth2"
     )
+    client = TwitchClient(http, unreachable, backoff=0.01, attempts=2)
     with pytest.raises(TwitchUnavailable):
         await client.fetch_top_streams(100)
 
