@@ -3,6 +3,10 @@ the link through our server and the fake Twitch, the JSON API, expiry, logout.""
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+
 from bot.crypto import TokenCipher
 from db.models import ApiSession, User
 from tests.e2e.conftest import World
@@ -165,3 +169,45 @@ async def test_hourly_validation_refreshes_and_ends_links(world, caplog):
     assert "Link your Twitch account first" in gated["content"]
     assert "ended the link of discord user" in caplog.text
     assert new_access not in caplog.text
+
+
+async def test_without_the_login_interaction_the_notice_comes_by_dm(world):
+    """E.g. after a restart: the link still completes and the user hears of it in a DM."""
+    url = world.services.accounts.login_url("1100000000000000300")
+    since = len(world.discord.channel_messages)
+    async with world.http.get(url) as reply:
+        assert reply.status == 200
+
+    dm = await world.discord.wait_for_channel_message(since=since)
+    assert "Linked to Twitch account **Viewer\\_One**" in dm["content"]
+    assert dm["guild_id"] is None
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_twitch_failing_during_the_exchange_gives_a_502_page(world, status):
+    login = await (await world.discord.slash("login")).wait_for_message()
+    world.twitch.fail_next_token(status)
+    async with world.http.get(link_button(login)) as reply:
+        page = await reply.text()
+
+    assert reply.status == 502
+    assert "Twitch did not answer properly" in page
+    assert "run /login in Discord again" in page
+    assert not await User.exists()
+
+
+async def test_a_database_failure_during_the_callback_gives_a_503_page(world, tmp_path):
+    login = await (await world.discord.slash("login")).wait_for_message()
+    database = tmp_path / "streamstats.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute("ALTER TABLE users RENAME TO users_gone")
+    try:
+        async with world.http.get(link_button(login)) as reply:
+            page = await reply.text()
+    finally:
+        with sqlite3.connect(database) as conn:
+            conn.execute("ALTER TABLE users_gone RENAME TO users")
+
+    assert reply.status == 503
+    assert "cannot reach its database" in page
+    assert "Traceback" not in page

@@ -1688,6 +1688,7 @@ class FakeDiscord:
         app.router.add_get(GATEWAY_PATH, self._gateway)
         app.router.add_get(f"{api}/users/@me", self._get_me)
         app.router.add_get(f"{api}/users/{{user_id:\\d+}}", self._get_user)
+        app.router.add_post(f"{api}/users/@me/channels", self._open_dm)
         app.router.add_get(f"{api}/oauth2/applications/@me", self._get_app)
         app.router.add_get(f"{api}/applications/@me", self._get_app)
         app.router.add_get(f"{api}/gateway", self._get_gateway)
@@ -1812,6 +1813,30 @@ class FakeDiscord:
 
     async def _get_user(self, request: web.Request) -> web.Response:
         return _json_response(self.user(int(request.match_info["user_id"])))
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        """`POST /users/@me/channels`: the DM channel with `recipient_id` (made on first use)."""
+        body = request[_BODY] if isinstance(request[_BODY], dict) else {}
+        recipient = int(body.get("recipient_id") or 0)
+        channel = next(
+            (
+                c
+                for c in self._channels.values()
+                if c["type"] == 1 and c["recipients"][0]["id"] == str(recipient)
+            ),
+            None,
+        )
+        if channel is None:
+            channel_id = self._ids.next()
+            channel = {
+                "id": str(channel_id),
+                "type": 1,
+                "guild_id": None,
+                "last_message_id": None,
+                "recipients": [self.user(recipient)],
+            }
+            self._channels[channel_id] = channel
+        return _json_response(channel)
 
     async def _get_app(self, request: web.Request) -> web.Response:
         return _json_response(self._app_info())

@@ -442,3 +442,111 @@ async def test_non_ascii_round_trips(twitch, session, headers):
     _, body, _ = await get_streams(twitch, session, headers)
     assert body["data"][0]["user_name"] == "ゆうき"
     assert body["data"][0]["game_name"] == "Pokémon"
+
+
+# --- the user side of OAuth ------------------------------------------------------------------
+
+
+async def authorize(twitch, session, state="s1", redirect="http://127.0.0.1:1/callback"):
+    params = {
+        "client_id": twitch.client_id,
+        "redirect_uri": redirect,
+        "response_type": "code",
+        "scope": "user:read:follows",
+        "state": state,
+    }
+    async with session.get(
+        f"{twitch.auth_url}/authorize", params=params, allow_redirects=False
+    ) as reply:
+        assert reply.status == 302
+        return reply.headers["Location"]
+
+
+async def exchange(twitch, session, code, redirect="http://127.0.0.1:1/callback", secret=None):
+    form = {
+        "client_id": twitch.client_id,
+        "client_secret": secret or twitch.client_secret,
+        "code": code,
+        "grant_type": "authorization_code",
+        "redirect_uri": redirect,
+    }
+    async with session.post(f"{twitch.auth_url}/token", data=form) as reply:
+        return reply.status, await reply.json()
+
+
+async def test_authorize_redirects_back_with_code_scope_and_state(twitch, session):
+    location = await authorize(twitch, session)
+    back = aiohttp.client.URL(location)
+
+    assert str(back.with_query(None)) == "http://127.0.0.1:1/callback"
+    assert back.query["state"] == "s1"
+    assert back.query["scope"] == "user:read:follows"
+    status, tokens = await exchange(twitch, session, back.query["code"])
+    assert status == 200
+    assert set(tokens) == {"access_token", "expires_in", "refresh_token", "scope", "token_type"}
+    assert tokens["scope"] == ["user:read:follows"]
+
+
+async def test_a_denied_authorization_says_access_denied(twitch, session):
+    twitch.deny_next_authorization = True
+    back = aiohttp.client.URL(await authorize(twitch, session))
+    assert back.query["error"] == "access_denied"
+    assert back.query["state"] == "s1"
+    assert "code" not in back.query
+
+
+async def test_codes_work_once_and_only_with_the_secret(twitch, session):
+    code = aiohttp.client.URL(await authorize(twitch, session)).query["code"]
+    assert await exchange(twitch, session, code, secret="wrong") == (
+        403,
+        {"status": 403, "message": "invalid client secret"},
+    )
+    assert (await exchange(twitch, session, code))[0] == 200
+    assert await exchange(twitch, session, code) == (
+        400,
+        {"status": 400, "message": "Invalid authorization code"},
+    )
+
+
+async def test_validate_refresh_revoke_and_get_users(twitch, session):
+    code = aiohttp.client.URL(await authorize(twitch, session)).query["code"]
+    _, tokens = await exchange(twitch, session, code)
+    access = tokens["access_token"]
+
+    async with session.get(
+        f"{twitch.auth_url}/validate", headers={"Authorization": f"OAuth {access}"}
+    ) as reply:
+        info = await reply.json()
+    assert info["client_id"] == twitch.client_id
+    assert info["login"] == "viewer_one"
+    assert info["scopes"] == ["user:read:follows"]
+
+    headers = {"Authorization": f"Bearer {access}", "Client-Id": twitch.client_id}
+    async with session.get(f"{twitch.api_url}/users", headers=headers) as reply:
+        assert (await reply.json())["data"][0]["display_name"] == "Viewer_One"
+
+    twitch.expire_user_tokens()
+    async with session.get(
+        f"{twitch.auth_url}/validate", headers={"Authorization": f"OAuth {access}"}
+    ) as reply:
+        assert reply.status == 401
+        assert await reply.json() == {"status": 401, "message": "invalid access token"}
+
+    form = {
+        "client_id": twitch.client_id,
+        "client_secret": twitch.client_secret,
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+    }
+    async with session.post(f"{twitch.auth_url}/token", data=form) as reply:
+        fresh = await reply.json()
+    assert fresh["refresh_token"] != tokens["refresh_token"]
+    async with session.post(f"{twitch.auth_url}/token", data=form) as reply:
+        assert reply.status == 400  # the old refresh token was rotated away
+
+    revoke = {"client_id": twitch.client_id, "token": fresh["access_token"]}
+    async with session.post(f"{twitch.auth_url}/revoke", data=revoke) as reply:
+        assert reply.status == 200
+    async with session.post(f"{twitch.auth_url}/revoke", data=revoke) as reply:
+        assert await reply.json() == {"status": 400, "message": "Invalid token"}
+    assert twitch.revoked == [fresh["access_token"]]
