@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from aiohttp import web
 
@@ -16,16 +16,17 @@ from bot import pages
 from bot.accounts import AccountService
 from bot.cache import Source, StatsService
 from bot.errors import InvalidToken, LinkFailed, NoDataYet
-from bot.stats import AsOf, SnapshotInfo
+from bot.stats import AsOf, Order, SnapshotInfo, ranked
 from db import DATABASE_ERRORS, queries
 
 log = logging.getLogger(__name__)
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
 STATS = web.AppKey("stats", StatsService)
+T = TypeVar("T", bound=str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SOURCES = get_args(Source)
-ORDERS = ("desc", "asc")
+SOURCES: tuple[Source, ...] = get_args(Source)
+ORDERS: tuple[Order, ...] = get_args(Order)
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
@@ -122,11 +123,12 @@ async def _authorized(request: web.Request) -> None:
     await request.app[ACCOUNTS].verify_api_token(token.strip())
 
 
-def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str:
+def _choice(request: web.Request, name: str, allowed: tuple[T, ...]) -> T:
     value = request.query.get(name, allowed[0])
-    if value not in allowed:
-        raise web.HTTPBadRequest(reason=f"{name} must be one of: {', '.join(allowed)}")
-    return value
+    for choice in allowed:
+        if value == choice:
+            return choice
+    raise web.HTTPBadRequest(reason=f"{name} must be one of: {', '.join(allowed)}")
 
 
 def _snapshot_at(result: AsOf[Any]) -> str:
@@ -138,7 +140,7 @@ async def api_stream_stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats/streams?source=memory|database."""
     await _authorized(request)
     source = _choice(request, "source", SOURCES)
-    result = await request.app[STATS].stream_summary(source)  # type: ignore[arg-type]
+    result = await request.app[STATS].stream_summary(source)
     summary = result.value
     return _json(
         {
@@ -157,7 +159,7 @@ async def api_game_stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats/games?source=memory|database."""
     await _authorized(request)
     source = _choice(request, "source", SOURCES)
-    result = await request.app[STATS].game_stats(source)  # type: ignore[arg-type]
+    result = await request.app[STATS].game_stats(source)
     games = [
         {
             "game_id": game.game_id,
@@ -175,11 +177,10 @@ async def api_top_streams(request: web.Request) -> web.Response:
     await _authorized(request)
     order = _choice(request, "order", ORDERS)
     source = _choice(request, "source", SOURCES)
-    result = await request.app[STATS].top_streams(order, source)  # type: ignore[arg-type]
-    total = len(result.value)
+    result = await request.app[STATS].top_streams(order, source)
     streams = [
         {
-            "rank": index + 1 if order == "desc" else total - index,
+            "rank": rank,
             "id": stream.id,
             "user_login": stream.user_login,
             "user_name": stream.user_name,
@@ -187,7 +188,7 @@ async def api_top_streams(request: web.Request) -> web.Response:
             "viewer_count": stream.viewer_count,
             "started_at": stream.started_at.isoformat(),
         }
-        for index, stream in enumerate(result.value)
+        for rank, stream in ranked(result.value, order)
     ]
     return _json({"streams": streams, "snapshot_at": _snapshot_at(result)})
 

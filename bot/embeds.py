@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.stats import NO_CATEGORY, AsOf, GameStat, SnapshotInfo, StreamSummary
+from bot.stats import NO_CATEGORY, AsOf, GameStat, Order, SnapshotInfo, StreamSummary, ranked
 from bot.streams import Stream
 
 TOP_PER_PAGE = 10
@@ -111,20 +111,16 @@ def channel_link(stream: Stream) -> str:
 
 
 def top_pages(
-    result: AsOf[Sequence[Stream]], order: str, refresh_minutes: float
+    result: AsOf[Sequence[Stream]], order: Order, refresh_minutes: float
 ) -> list[discord.Embed]:
     """/top: 10 streams per page; rank is by viewers (1 = most), also when shown ascending."""
-    streams = result.value
-    total = len(streams)
-    pages = page_count(total, TOP_PER_PAGE)
+    rows = ranked(result.value, order)
+    pages = page_count(len(rows), TOP_PER_PAGE)
     title = "Top streams by viewers" + (" (ascending)" if order == "asc" else "")
     embeds = []
     for page in range(pages):
         lines = []
-        for index, stream in enumerate(
-            page_slice(streams, page, TOP_PER_PAGE), start=page * TOP_PER_PAGE
-        ):
-            rank = index + 1 if order == "desc" else total - index
+        for rank, stream in page_slice(rows, page, TOP_PER_PAGE):
             game = safe(stream.game_name or NO_CATEGORY)
             lines.append(
                 f"`{rank:>3}.` {channel_link(stream)} — {game} · **{count(stream.viewer_count)}**"

@@ -122,6 +122,15 @@ def top_streams(streams: Sequence[Stream], order: Order = "desc") -> tuple[Strea
     return tuple(reversed(top)) if order == "asc" else tuple(top)
 
 
+def ranked(streams: Sequence[Stream], order: Order) -> list[tuple[int, Stream]]:
+    """Pair each stream of a `top_streams` result with its rank (1 = most viewers), either order."""
+    total = len(streams)
+    return [
+        (index + 1 if order == "desc" else total - index, stream)
+        for index, stream in enumerate(streams)
+    ]
+
+
 def find_game(games: Sequence[GameStat], wanted: str) -> GameStat | None:
     """The game with id `wanted` (what a suggestion carries) or shown name `wanted` (any case)."""
     key = wanted.strip().casefold()

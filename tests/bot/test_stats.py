@@ -95,3 +95,15 @@ def test_games_matching_is_a_case_insensitive_substring_search_capped_at_25():
     assert [g.game_id for g in stats.games_matching(games, "me 3")] == [
         "39", "38", "37", "36", "35", "34", "33", "32", "31", "30", "3",
     ]  # fmt: skip
+
+
+def test_ranks_count_from_the_most_watched_in_both_orders():
+    streams = [stream(i, 10 - i) for i in range(3)]
+    desc = stats.top_streams(streams, "desc")
+    assert [(rank, s.id) for rank, s in stats.ranked(desc, "desc")] == [
+        (1, "0"),
+        (2, "1"),
+        (3, "2"),
+    ]
+    asc = stats.top_streams(streams, "asc")
+    assert [(rank, s.id) for rank, s in stats.ranked(asc, "asc")] == [(3, "2"), (2, "1"), (1, "0")]
