@@ -15,7 +15,7 @@ from aiohttp import web
 from bot import pages
 from bot.accounts import AccountService
 from bot.cache import Source, StatsService
-from bot.errors import InvalidToken, LinkFailed, NoDataYet
+from bot.errors import InvalidToken, LinkFailed, NoDataYet, ServiceUnavailable
 from bot.stats import AsOf, Order, SnapshotInfo, ranked
 from db import DATABASE_ERRORS, queries
 
@@ -53,7 +53,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _api_error(401, f"invalid token: {error.reason}")
     except NoDataYet:
         return _api_error(503, "no data yet: the first refresh has not finished")
-    except DATABASE_ERRORS:
+    except (*DATABASE_ERRORS, ServiceUnavailable):
         log.exception("database failure on %s %s", request.method, request.path)
         if api:
             return _api_error(503, "the database is unavailable; try again shortly")

@@ -19,6 +19,7 @@ from bot.errors import (
 from bot.tokens import Clock, SessionClaims, TokenSigner, utc_now
 from bot.twitch_oauth import TwitchOAuth, TwitchUser, UserTokens
 from db import accounts as store
+from db import guarded
 from db.accounts import LinkedUser, SessionRecord
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,9 @@ class AccountService:
 
     async def require_session(self, discord_id: str) -> None:
         """Raise `LoginRequired` unless login is optional or the user has a valid session."""
-        if self.require_login and await store.active_session(discord_id, self._clock()) is None:
+        if not self.require_login:
+            return
+        if await guarded(store.active_session(discord_id, self._clock())) is None:
             raise LoginRequired
 
     async def verify_api_token(self, token: str) -> SessionClaims:

@@ -4,14 +4,20 @@ Cache layout (aiocache, `memory://` or `redis://`): `snapshot` points at the cur
 rows and results are stored under keys that carry their snapshot id, so a reader never mixes
 two snapshots. The refresh calls `snapshot_committed` only after its transaction commits: it
 drops the old keys and moves the pointer, so the engines never disagree for longer than that.
+
+The cache is an accelerator, never a dependency: when Redis is down, answers are computed from
+the database. When the database is down, callers get `ServiceUnavailable`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+import redis.exceptions
 from aiocache import Cache
 from aiocache.base import BaseCache
 from aiocache.serializers import PickleSerializer
@@ -20,7 +26,7 @@ from bot import stats
 from bot.errors import NoDataYet
 from bot.stats import AsOf, GameStat, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream
-from db import queries
+from db import guarded, queries
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,9 @@ NAMESPACE = "streamstats:"
 POINTER_KEY = "snapshot"
 POINTER_TTL = 60  # seconds; a safety net should a pointer update ever be lost
 DATA_TTL = 24 * 3600  # rows and results of old snapshots expire even if nobody clears them
+CACHE_TIMEOUT = 0.5  # seconds; a slow cache must not eat Discord's 3-second window
+CACHE_ERRORS = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
+WARN_EVERY = 60.0  # seconds between two "cache unavailable" warnings
 
 
 def open_cache(url: str) -> BaseCache:
@@ -40,6 +49,7 @@ def open_cache(url: str) -> BaseCache:
     """
     cache = Cache.from_url(url)
     cache.namespace = NAMESPACE
+    cache.timeout = CACHE_TIMEOUT
     if url.startswith("redis"):
         cache.serializer = PickleSerializer()
     return cache
@@ -50,50 +60,61 @@ class StatsService:
 
     def __init__(self, cache: BaseCache) -> None:
         self._cache = cache
+        self._last_cache_warning = -WARN_EVERY
 
     async def close(self) -> None:
         """Release the cache's connections."""
         await self._cache.close()
 
+    async def _cached(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        """A cache call that degrades to a miss (None) when the cache is unavailable."""
+        try:
+            return await getattr(self._cache, operation)(*args, **kwargs)
+        except CACHE_ERRORS as error:
+            if time.monotonic() - self._last_cache_warning >= WARN_EVERY:
+                self._last_cache_warning = time.monotonic()
+                log.warning("cache unavailable (%r); answering from the database", error)
+            return None
+
     async def snapshot(self) -> SnapshotInfo | None:
         """The current snapshot, or None before the first refresh."""
-        pointer: SnapshotInfo | None = await self._cache.get(POINTER_KEY)
+        pointer: SnapshotInfo | None = await self._cached("get", POINTER_KEY)
         if pointer is None:
-            pointer = await queries.latest_snapshot()
+            pointer = await guarded(queries.latest_snapshot())
             if pointer is not None:
                 # `add` fails if a refresh set a newer pointer meanwhile: that one wins.
-                await self._cache.add(POINTER_KEY, pointer, ttl=POINTER_TTL)
+                await self._cached("add", POINTER_KEY, pointer, ttl=POINTER_TTL)
         return pointer
 
     async def snapshot_committed(self, snapshot: SnapshotInfo) -> None:
         """Forget everything cached for older snapshots and point readers at `snapshot`."""
-        await self._cache.clear(namespace=NAMESPACE)
-        await self._cache.set(POINTER_KEY, snapshot, ttl=POINTER_TTL)
+        await self._cached("clear", namespace=NAMESPACE)
+        await self._cached("set", POINTER_KEY, snapshot, ttl=POINTER_TTL)
 
     async def rows(self) -> AsOf[tuple[Stream, ...]]:
         """All rows of the current snapshot, loaded from the database once per snapshot."""
         pointer = await self.snapshot()
         if pointer is None:
             raise NoDataYet
-        cached: AsOf[tuple[Stream, ...]] | None = await self._cache.get(f"rows:{pointer.id}")
+        cached: AsOf[tuple[Stream, ...]] | None = await self._cached("get", f"rows:{pointer.id}")
         if cached is not None:
             return cached
-        loaded = await queries.load_streams()
+        loaded = await guarded(queries.load_streams())
         if loaded is None:
             raise NoDataYet
-        await self._cache.set(f"rows:{loaded.snapshot.id}", loaded, ttl=DATA_TTL)
+        await self._cached("set", f"rows:{loaded.snapshot.id}", loaded, ttl=DATA_TTL)
         return loaded
 
     async def stream_summary(self, source: Source = "memory") -> AsOf[StreamSummary]:
         """Median, odd/even and duplicate figures over all streams."""
         if source == "database":
-            return _present(await queries.stream_summary())
+            return _present(await guarded(queries.stream_summary()))
         return await self._memory_result("summary", stats.stream_summary)
 
     async def game_stats(self, source: Source = "memory") -> AsOf[tuple[GameStat, ...]]:
         """Per game: highest viewer count and number of streams."""
         if source == "database":
-            return _present(await queries.game_stats())
+            return _present(await guarded(queries.game_stats()))
         return await self._memory_result("games", stats.game_stats)
 
     async def top_streams(
@@ -101,7 +122,7 @@ class StatsService:
     ) -> AsOf[tuple[Stream, ...]]:
         """The top 100 streams by viewers, most first (`desc`) or the same 100 reversed."""
         if source == "database":
-            return _present(await queries.top_streams(order))
+            return _present(await guarded(queries.top_streams(order)))
         return await self._memory_result(
             f"top-{order}", lambda rows: stats.top_streams(rows, order)
         )
@@ -111,12 +132,12 @@ class StatsService:
     ) -> AsOf[T]:
         pointer = await self.snapshot()
         if pointer is not None:
-            cached: AsOf[T] | None = await self._cache.get(f"{name}:{pointer.id}")
+            cached: AsOf[T] | None = await self._cached("get", f"{name}:{pointer.id}")
             if cached is not None:
                 return cached
         rows = await self.rows()
         result = AsOf(rows.snapshot, compute(rows.value))
-        await self._cache.set(f"{name}:{rows.snapshot.id}", result, ttl=DATA_TTL)
+        await self._cached("set", f"{name}:{rows.snapshot.id}", result, ttl=DATA_TTL)
         return result
 
 

@@ -87,3 +87,10 @@ class LinkFailed(StreamStatsError):
         self.title = title
         self.advice = advice
         super().__init__(f"{title} ({status})")
+
+
+class ServiceUnavailable(UserFacingError):
+    """The database does not answer; the user is asked to try again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("StreamStats cannot reach its database right now. Try again in a minute.")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 from tortoise import Tortoise
 from tortoise.exceptions import BaseORMException
 
+from bot.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 MODELS = ["db.models"]
 
 # What a failing or unreachable database raises, whichever backend is configured.
@@ -38,3 +45,12 @@ async def open_database(database_url: str) -> None:
 async def close_database() -> None:
     """Close every connection opened by `open_database`."""
     await Tortoise.close_connections()
+
+
+async def guarded(query: Awaitable[T]) -> T:
+    """Await a query someone waits on; a failing database becomes `ServiceUnavailable`."""
+    try:
+        return await query
+    except DATABASE_ERRORS as error:
+        log.warning("database unavailable: %r", error)
+        raise ServiceUnavailable from error

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tortoise import connections
 
-from bot.cache import StatsService
-from bot.errors import NoDataYet
+from bot.cache import StatsService, open_cache
+from bot.errors import NoDataYet, ServiceUnavailable
 from bot.twitch import parse_stream
 from db import queries
 from tests.fakes.twitch import random_streams
@@ -93,3 +94,36 @@ async def test_a_reader_finds_the_snapshot_after_a_restart(database, cache):
     reader = StatsService(cache)
     assert await reader.snapshot() == snapshot
     assert (await reader.stream_summary("memory")).snapshot == snapshot
+
+
+async def test_with_the_cache_down_answers_come_from_the_database(database, caplog):
+    service = StatsService(open_cache("redis://127.0.0.1:9/0"))  # nothing listens there
+    try:
+        snapshot = await commit(service, seed=4)
+
+        memory = await service.stream_summary("memory")
+        assert memory == await service.stream_summary("database")
+        assert memory.snapshot == snapshot
+        assert await service.top_streams("asc", "memory") == await service.top_streams(
+            "asc", "database"
+        )
+        warnings = [r for r in caplog.records if "cache unavailable" in r.getMessage()]
+        assert len(warnings) == 1  # said once, not on every request
+    finally:
+        await service.close()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+async def test_with_the_database_down_the_answer_is_temporarily_unavailable(service, source):
+    await commit(service, seed=5)
+    await service.stream_summary("memory")  # now cached
+    conn = connections.get("default")
+    await conn.execute_script("ALTER TABLE streams RENAME TO streams_gone")
+    try:
+        if source == "memory":
+            # The cached memory engine still answers for the snapshot it holds.
+            assert (await service.stream_summary("memory")).value.total == 120
+        with pytest.raises(ServiceUnavailable, match="cannot reach its database"):
+            await service.top_streams("desc", "database")
+    finally:
+        await conn.execute_script("ALTER TABLE streams_gone RENAME TO streams")
