@@ -12,6 +12,7 @@ the database. When the database is down, callers get `ServiceUnavailable`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -82,8 +83,9 @@ class StatsService:
         if pointer is None:
             pointer = await guarded(queries.latest_snapshot())
             if pointer is not None:
-                # `add` fails if a refresh set a newer pointer meanwhile: that one wins.
-                await self._cached("add", POINTER_KEY, pointer, ttl=POINTER_TTL)
+                # `add` refuses (ValueError) if a refresh set a newer pointer meanwhile: it wins.
+                with contextlib.suppress(ValueError):
+                    await self._cached("add", POINTER_KEY, pointer, ttl=POINTER_TTL)
         return pointer
 
     async def snapshot_committed(self, snapshot: SnapshotInfo) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from aiocache import SimpleMemoryCache
 from tortoise import connections
 
-from bot.cache import StatsService, open_cache
+from bot.cache import NAMESPACE, StatsService, open_cache
 from bot.errors import NoDataYet, ServiceUnavailable
+from bot.stats import SnapshotInfo
 from bot.twitch import parse_stream
 from db import queries
 from tests.fakes.twitch import random_streams
@@ -127,3 +129,29 @@ async def test_with_the_database_down_the_answer_is_temporarily_unavailable(serv
             await service.top_streams("desc", "database")
     finally:
         await conn.execute_script("ALTER TABLE streams_gone RENAME TO streams")
+
+
+class RacingCache(SimpleMemoryCache):
+    """A memory cache in which a refresh sets the pointer right after a reader missed it."""
+
+    def __init__(self, newer) -> None:
+        super().__init__(namespace=NAMESPACE)
+        self.newer = newer
+
+    async def _get(self, key, encoding="utf-8", _conn=None):
+        value = await super()._get(key, encoding=encoding, _conn=_conn)
+        if key.endswith("snapshot") and value is None and self.newer is not None:
+            await super()._set(key, self.newer)  # the refresh wins the race
+            self.newer = None
+        return value
+
+
+async def test_a_reader_racing_a_refresh_does_not_fail_or_overwrite_its_pointer(database):
+    writer = StatsService(open_cache("memory://"))
+    older = await commit(writer, seed=6)
+    newer = SnapshotInfo(id=older.id + 1, taken_at=older.taken_at, stream_count=1)
+    cache = RacingCache(newer)
+    reader = StatsService(cache)
+
+    assert await reader.snapshot() == older  # what it read from the database
+    assert await cache.get("snapshot") == newer  # its late `add` did not overwrite the refresh
