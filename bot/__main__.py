@@ -31,6 +31,7 @@ from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
 from bot.twitch_oauth import TwitchOAuth
 from db import close_database, open_database
+from db.leader import leader_lock
 
 log = logging.getLogger("bot")
 
@@ -46,7 +47,7 @@ class Services:
     refresher: RefreshService
     accounts: AccountService
     bot: StreamStatsBot
-    web_url: str
+    web_url: str | None
 
 
 def configure_logging(level: str) -> None:
@@ -62,6 +63,17 @@ def point_discord_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+async def start_web(runner: web.AppRunner, settings: Settings) -> str | None:
+    """Serve the web app if this process is the one that does (WEB_ENABLED); its URL."""
+    if not settings.web_enabled:
+        log.info("web server disabled (WEB_ENABLED=false): another process serves it")
+        return None
+    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    log.info("web server listening on %s", url)
+    return url
+
+
 @asynccontextmanager
 async def running_services(
     settings: Settings, *, clock: Clock = utc_now
@@ -69,6 +81,7 @@ async def running_services(
     """Open the database, cache, HTTP session and web server, and build the bot (not started)."""
     await open_database(settings.database_url)
     stats = StatsService(open_cache(settings.cache_url))
+    leader = leader_lock(settings.database_url)
     try:
         async with aiohttp.ClientSession() as session:
             twitch_app = TwitchApp.from_settings(settings)
@@ -82,26 +95,30 @@ async def running_services(
                 signer=TokenSigner(settings.secret_key, clock),
                 cipher=TokenCipher(settings.secret_key),
                 public_url=settings.public_url,
+                redirect_uri=settings.redirect_uri,
                 require_login=settings.require_login,
                 clock=clock,
             )
             point_discord_at(settings)
             bot = StreamStatsBot(
-                settings=settings, stats=stats, refresher=refresher, accounts=accounts
+                settings=settings,
+                stats=stats,
+                refresher=refresher,
+                accounts=accounts,
+                leader=leader,
             )
             runner = web.AppRunner(
                 web_callback.create_app(accounts=accounts, stats=stats), access_log=None
             )
             await runner.setup()
             try:
-                await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-                web_url = f"http://{settings.web_host}:{settings.web_port}"
-                log.info("web server listening on %s", web_url)
+                web_url = await start_web(runner, settings)
                 async with bot:
                     yield Services(settings, stats, refresher, accounts, bot, web_url)
             finally:
                 await runner.cleanup()
     finally:
+        await leader.release()
         await stats.close()
         await close_database()
 

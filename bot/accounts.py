@@ -60,6 +60,7 @@ class AccountService:
         signer: TokenSigner,
         cipher: TokenCipher,
         public_url: str,
+        redirect_uri: str,
         require_login: bool,
         clock: Clock = utc_now,
     ) -> None:
@@ -67,14 +68,10 @@ class AccountService:
         self._signer = signer
         self._cipher = cipher
         self._public_url = public_url
+        self.redirect_uri = redirect_uri
         self.require_login = require_login
         self._clock = clock
         self._listeners: list[LinkListener] = []
-
-    @property
-    def redirect_uri(self) -> str:
-        """The OAuth redirect (must be registered with the Twitch application)."""
-        return f"{self._public_url}/callback"
 
     def on_link(self, listener: LinkListener) -> None:
         """Call `listener` after every successful link (the bot tells the user in Discord)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -15,6 +16,9 @@ from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
 from bot.views import login_view
+
+if TYPE_CHECKING:
+    from db.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +69,17 @@ class StreamStatsTree(app_commands.CommandTree):
             log.warning("could not tell the user about an error (interaction expired?)")
 
 
-class StreamStatsBot(commands.Bot):
-    """The bot; it owns no resources, so closing it leaves the services to their owner."""
+class StreamStatsBot(commands.AutoShardedBot):
+    """The bot (one or more Discord shards); it owns no resources, its services are injected.
+
+    `leader` says whether this process is the one that refreshes and validates tokens.
+    """
 
     settings: Settings
     stats: StatsService
     refresher: RefreshService
     accounts: AccountService
+    leader: LeaderLock
 
     def __init__(
         self,
@@ -80,8 +88,11 @@ class StreamStatsBot(commands.Bot):
         stats: StatsService,
         refresher: RefreshService,
         accounts: AccountService,
+        leader: LeaderLock,
     ) -> None:
         super().__init__(
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
             command_prefix=commands.when_mentioned,
             intents=discord.Intents(guilds=True),
             allowed_mentions=discord.AllowedMentions.none(),
@@ -92,12 +103,14 @@ class StreamStatsBot(commands.Bot):
         self.stats = stats
         self.refresher = refresher
         self.accounts = accounts
+        self.leader = leader
 
     async def setup_hook(self) -> None:
         """Load every cog (a cog that fails to load stops the bot) and sync the commands."""
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        if self.settings.syncs_commands:
+            await self.sync_commands()
 
     async def sync_commands(self) -> None:
         """Publish the slash commands: instantly to one guild if configured, else globally."""

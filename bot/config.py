@@ -43,12 +43,20 @@ class Settings:
     refresh_minutes: float = 15
     view_timeout: float = 180
     require_login: bool = True
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    web_enabled: bool = True
     log_level: str = "INFO"
 
     @property
     def redirect_uri(self) -> str:
-        """The OAuth redirect registered with Twitch."""
+        """The OAuth redirect registered with Twitch: web_callback's /callback at PUBLIC_URL."""
         return f"{self.public_url}/callback"
+
+    @property
+    def syncs_commands(self) -> bool:
+        """One process publishes the slash commands: the one with shard 0 (or no sharding)."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
 
 class _Reader:
@@ -138,6 +146,13 @@ def _boolean(text: str) -> bool:
     raise ValueError(text)
 
 
+def _shard_ids(text: str) -> tuple[int, ...]:
+    ids = tuple(int(part) for part in text.split(","))
+    if not ids or min(ids) < 0 or len(set(ids)) != len(ids):
+        raise ValueError(text)
+    return ids
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in LOG_LEVELS:
@@ -202,10 +217,27 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         require_login=read.parsed(
             "REQUIRE_LOGIN", Settings.require_login, _boolean, "true or false"
         ),
+        shard_count=read.parsed(
+            "SHARD_COUNT", None, _int_between(1, 10_000), "a whole number of shards, 1 or more"
+        ),
+        shard_ids=read.parsed(
+            "SHARD_IDS", None, _shard_ids, "shard numbers separated by commas, e.g. 0,1"
+        ),
+        web_enabled=read.parsed("WEB_ENABLED", Settings.web_enabled, _boolean, "true or false"),
         log_level=read.parsed(
             "LOG_LEVEL", Settings.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
         ),
     )
+    if settings.shard_ids is not None and settings.shard_count is None:
+        read.problems.append("SHARD_IDS is set without SHARD_COUNT: set both, or neither.")
+    elif (
+        settings.shard_ids
+        and settings.shard_count
+        and max(settings.shard_ids) >= settings.shard_count
+    ):
+        read.problems.append(
+            f"SHARD_IDS is invalid: every id must be below SHARD_COUNT ({settings.shard_count})."
+        )
     if read.problems:
         raise ConfigError(read.problems)
     return settings

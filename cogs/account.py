@@ -45,7 +45,8 @@ class AccountCog(commands.Cog):
     async def validate_linked_tokens(self) -> None:
         """Twitch requires apps that keep user tokens to validate them at start-up and hourly."""
         try:
-            await self.bot.accounts.validate_linked_tokens()
+            if await self.bot.leader.acquire():
+                await self.bot.accounts.validate_linked_tokens()
         except Exception:
             log.exception("token validation failed; trying again in an hour")
 

@@ -34,8 +34,11 @@ class RefreshCog(commands.Cog):
 
     @tasks.loop(minutes=15)
     async def refresh_top_streams(self) -> None:
-        """Replace the snapshot; the service logs and swallows failures so the loop lives on."""
-        await self.bot.refresher.refresh()
+        """Replace the snapshot, if this process is the refresher (the service never raises)."""
+        if await self.bot.leader.acquire():
+            await self.bot.refresher.refresh()
+        else:
+            log.debug("another process holds the refresh lock; it refreshes")
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:

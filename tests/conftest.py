@@ -140,6 +140,7 @@ def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock)
         signer=TokenSigner(TEST_SECRET_KEY, clock),
         cipher=TokenCipher(TEST_SECRET_KEY),
         public_url="http://127.0.0.1:8080",
+        redirect_uri="http://127.0.0.1:8080/callback",
         require_login=True,
         clock=clock,
     )

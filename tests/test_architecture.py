@@ -68,6 +68,7 @@ RULES: dict[str, Rule] = {
         may=("bot.embeds", "bot.stats", "bot.streams", "bot.errors"), never=("db", "aiohttp")
     ),
     "bot.client": Rule(
+        type_only=("db.leader",),
         may=(
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config"),
             *("bot.embeds", "bot.paginator", "bot.views", "bot.stats", "bot.streams"),

@@ -9,6 +9,7 @@ from bot.config import settings_from_env
 from bot.refresh import RefreshService
 from cogs.refresh import RefreshCog
 from db import queries
+from db.leader import AlwaysLeader
 
 ENV = {
     "DISCORD_TOKEN": "token",
@@ -30,12 +31,16 @@ async def test_loop_runs_at_start_up_and_survives_a_failed_run(
 ):
     refresher = RefreshService(twitch, stats, top_streams=100)
     bot = StreamStatsBot(
-        settings=settings_from_env(ENV), stats=stats, refresher=refresher, accounts=accounts
+        settings=settings_from_env(ENV),
+        stats=stats,
+        refresher=refresher,
+        accounts=accounts,
+        leader=AlwaysLeader(),
     )
     fake_twitch.fail_next(*[503] * 4)  # the first run exhausts its retries and fails
     cog = RefreshCog(bot)
-    await bot.add_cog(cog)
-    try:
+    async with bot:  # set up, never connected: the loop needs no Discord
+        await bot.add_cog(cog)
 
         async def failed_once() -> bool:
             return refresher.last_outcome is not None
@@ -57,7 +62,5 @@ async def test_loop_runs_at_start_up_and_survives_a_failed_run(
             return latest.id > first.id
 
         await wait_for(refreshed_again)
-    finally:
         await bot.remove_cog(cog.qualified_name)
-        await bot.close()
     assert not cog.refresh_top_streams.is_running()

@@ -1,0 +1,125 @@
+"""Leadership: which one of several bot processes runs the refresh and the token validation.
+
+PostgreSQL: a session-level advisory lock, held on a connection of its own for as long as the
+process lives; if the process dies, PostgreSQL drops the connection and the lock with it, and
+the next process to try takes over. SQLite: an exclusive lock on a file beside the database,
+which the operating system likewise releases when the process ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+ADVISORY_KEY = 0x5354_5354  # "STST": one fixed key per database
+CONNECT_TIMEOUT = 5.0
+
+
+class LeaderLock(Protocol):
+    """Held by at most one process at a time."""
+
+    async def acquire(self) -> bool:
+        """Take the lock if free (or keep it if held); True while this process holds it."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lock up."""
+        ...
+
+
+class PostgresLeaderLock:
+    """`pg_try_advisory_lock` on a dedicated connection."""
+
+    def __init__(self, database_url: str) -> None:
+        parts = urlsplit(database_url)
+        # Tortoise-only options in the query string mean nothing to asyncpg.
+        self._dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        self._connection: asyncpg.Connection | None = None
+
+    async def acquire(self) -> bool:
+        """True while we hold the lock; a lost connection means a lost lock."""
+        if self._connection is not None:
+            try:
+                await self._connection.fetchval("SELECT 1")
+                return True
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                log.warning("lost the connection that held the refresh lock")
+                await self._drop()
+        try:
+            connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as error:
+            log.warning("cannot reach PostgreSQL to take the refresh lock: %r", error)
+            return False
+        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY):
+            self._connection = connection
+            log.info("this process now refreshes (it holds the refresh lock)")
+            return True
+        await connection.close()
+        return False
+
+    async def release(self) -> None:
+        """Closing the connection releases the lock."""
+        await self._drop()
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.terminate()
+
+
+class FileLeaderLock:
+    """An exclusive `flock` on `<database>.leader` (processes sharing one SQLite file)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    async def acquire(self) -> bool:
+        """True while we hold the lock."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    async def release(self) -> None:
+        """Unlock and close the file."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+class AlwaysLeader:
+    """A database only this process can see (SQLite in memory): nobody to compete with."""
+
+    async def acquire(self) -> bool:
+        """Always held."""
+        return True
+
+    async def release(self) -> None:
+        """Nothing to give up."""
+
+
+def leader_lock(database_url: str) -> LeaderLock:
+    """The lock that fits DATABASE_URL."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme == "postgres":
+        return PostgresLeaderLock(database_url)
+    path = rest.split("?", 1)[0]
+    if not path or path.startswith(":memory:"):
+        return AlwaysLeader()
+    return FileLeaderLock(Path(path + ".leader"))
