@@ -1,0 +1,52 @@
+"""Exactly one process holds the refresh lock; when it dies, another can take it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from db.leader import FileLeaderLock, PostgresLeaderLock, leader_lock
+from tests.conftest import service_url
+
+
+async def test_a_file_lock_is_held_by_one_holder_at_a_time(tmp_path):
+    first, second = FileLeaderLock(tmp_path / "db.leader"), FileLeaderLock(tmp_path / "db.leader")
+
+    assert await first.acquire()
+    assert await first.acquire()  # still ours
+    assert not await second.acquire()
+    await first.release()
+    assert await second.acquire()
+    await second.release()
+
+
+def test_the_lock_fits_the_database():
+    assert isinstance(leader_lock("postgres://u@127.0.0.1:5432/db"), PostgresLeaderLock)
+    assert isinstance(leader_lock("sqlite://data/streamstats.sqlite3"), FileLeaderLock)
+    assert leader_lock("sqlite://:memory:").__class__.__name__ == "AlwaysLeader"
+
+
+async def test_a_postgres_lock_moves_when_its_holder_dies():
+    url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    first, second = PostgresLeaderLock(url), PostgresLeaderLock(url)
+    try:
+        assert await first.acquire()
+        assert not await second.acquire()
+
+        # The holder's process dies: PostgreSQL ends its connection and releases the lock.
+        admin = await asyncpg.connect(url)
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+        )
+        await admin.close()
+
+        # Termination is a signal: the backend lets go a moment later.
+        async with asyncio.timeout(5):
+            while not await second.acquire():
+                await asyncio.sleep(0.05)
+        assert not await first.acquire()  # it noticed the loss and cannot take it back
+    finally:
+        await first.release()
+        await second.release()
