@@ -13,7 +13,7 @@ from bot.cache import StatsService
 from bot.errors import TwitchError
 from bot.stats import SnapshotInfo
 from bot.twitch import TwitchClient
-from db import queries
+from db import DATABASE_ERRORS, guarded, queries
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,21 @@ class RefreshService:
                 log.exception("refresh failed, keeping the previous snapshot")
                 outcome = self._failed(started, f"{type(error).__name__}: {error}")
             self.last_outcome = outcome
+            await self._record(outcome)
             return outcome
+
+    @staticmethod
+    async def _record(outcome: RefreshOutcome) -> None:
+        """Log the attempt where every process's /status can read it (best effort)."""
+        snapshot_id = outcome.snapshot.id if outcome.snapshot else None
+        try:
+            await queries.record_refresh_run(outcome.finished_at, outcome.error, snapshot_id)
+        except DATABASE_ERRORS:
+            log.exception("could not record the refresh attempt")
+
+    async def last_run(self) -> queries.LastRun | None:
+        """The latest refresh attempt, whichever process made it."""
+        return await guarded(queries.last_refresh_run())
 
     async def _refresh(self, started: float) -> RefreshOutcome:
         fetched = await self._twitch.fetch_top_streams(self._top_streams)

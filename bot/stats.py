@@ -107,7 +107,12 @@ def game_stats(streams: Sequence[Stream]) -> tuple[GameStat, ...]:
         game = stream.game_id
         counts[game] += 1
         leader = leaders.get(game)
-        if leader is None or by_viewers(stream) < by_viewers(leader):
+        # by_viewers(stream) < by_viewers(leader), spelled out: this loop is the hot path.
+        if (
+            leader is None
+            or stream.viewer_count > leader.viewer_count
+            or (stream.viewer_count == leader.viewer_count and stream.id < leader.id)
+        ):
             leaders[game] = stream
     games = [
         GameStat(game, leader.game_name, counts[game], leader.viewer_count)

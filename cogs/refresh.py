@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -43,12 +44,16 @@ class RefreshCog(commands.Cog):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:
         """When the data was taken, when it refreshes next, and whether refreshing works."""
-        outcome = self.bot.refresher.last_outcome
+        last = await self.bot.refresher.last_run()
+        next_refresh = self.refresh_top_streams.next_iteration
+        if not self.bot.leader.held and last is not None:
+            # Another process refreshes, on its own schedule: estimate from its last run.
+            next_refresh = last.finished_at + timedelta(minutes=self.bot.settings.refresh_minutes)
         embed = embeds.status_embed(
             await self.bot.stats.snapshot(),
-            next_refresh=self.refresh_top_streams.next_iteration,
-            last_error=outcome.error if outcome else None,
-            last_attempt=outcome.finished_at if outcome else None,
+            next_refresh=next_refresh,
+            last_error=last.error if last else None,
+            last_attempt=last.finished_at if last else None,
             refresh_minutes=self.bot.settings.refresh_minutes,
         )
         await interaction.response.send_message(embed=embed)

@@ -26,6 +26,11 @@ CONNECT_TIMEOUT = 5.0
 class LeaderLock(Protocol):
     """Held by at most one process at a time."""
 
+    @property
+    def held(self) -> bool:
+        """True if this process held the lock when last asked."""
+        ...
+
     async def acquire(self) -> bool:
         """Take the lock if free (or keep it if held); True while this process holds it."""
         ...
@@ -43,6 +48,11 @@ class PostgresLeaderLock:
         # Tortoise-only options in the query string mean nothing to asyncpg.
         self._dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self._connection: asyncpg.Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        """True if this process held the lock when last asked."""
+        return self._connection is not None
 
     async def acquire(self) -> bool:
         """True while we hold the lock; a lost connection means a lost lock."""
@@ -82,6 +92,11 @@ class FileLeaderLock:
         self._path = path
         self._fd: int | None = None
 
+    @property
+    def held(self) -> bool:
+        """True if this process holds the lock."""
+        return self._fd is not None
+
     async def acquire(self) -> bool:
         """True while we hold the lock."""
         if self._fd is not None:
@@ -105,6 +120,8 @@ class FileLeaderLock:
 
 class AlwaysLeader:
     """A database only this process can see (SQLite in memory): nobody to compete with."""
+
+    held = True
 
     async def acquire(self) -> bool:
         """Always held."""

@@ -19,6 +19,18 @@ class Snapshot(Model):
         table = "snapshots"
 
 
+class RefreshRun(Model):
+    """One refresh attempt, successful or not, by whichever process refreshed (for /status)."""
+
+    id = fields.IntField(primary_key=True)
+    finished_at = fields.DatetimeField()
+    error = fields.TextField(null=True)
+    snapshot_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "refresh_runs"
+
+
 class Stream(Model):
     """A live stream of the current snapshot (the table only ever holds one snapshot)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from bot.stats import TOP_LIMIT, AsOf, GameStat, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream, by_viewers
+from db.models import RefreshRun
 
 _COLUMNS = (
     "streams.id, streams.user_id, streams.user_login, streams.user_name, streams.game_id, "
@@ -247,3 +249,28 @@ async def top_streams(
     if order == "asc":
         streams.reverse()
     return AsOf(await _snapshot(conn, rows[0]["snapshot_id"]), tuple(streams))
+
+
+RUNS_KEPT = 500
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The latest refresh attempt: when it ended and, if it failed, why."""
+
+    finished_at: datetime
+    error: str | None
+
+
+async def record_refresh_run(
+    finished_at: datetime, error: str | None, snapshot_id: int | None
+) -> None:
+    """Log a refresh attempt; only the newest `RUNS_KEPT` are kept."""
+    run = await RefreshRun.create(finished_at=finished_at, error=error, snapshot_id=snapshot_id)
+    await RefreshRun.filter(id__lte=run.id - RUNS_KEPT).delete()
+
+
+async def last_refresh_run() -> LastRun | None:
+    """The latest refresh attempt of any process, or None before the first."""
+    run = await RefreshRun.all().order_by("-id").first()
+    return LastRun(run.finished_at, run.error) if run else None

@@ -70,9 +70,13 @@ async def cluster(tmp_path_factory):
                         REQUIRE_LOGIN="false",
                     )
                     processes.append(await stack.enter_async_context(run_bot(env, folder)))
-                await discord_fake.wait_until_identified(timeout=30, shards=SHARDS)
-                await discord_fake.wait_for_commands(timeout=30)
-                await processes[0].wait_for_snapshot()
+                try:
+                    await discord_fake.wait_until_identified(timeout=30, shards=SHARDS)
+                    await discord_fake.wait_for_commands(timeout=30)
+                    await processes[0].wait_for_snapshot()
+                except TimeoutError as error:
+                    logs = "\n\n".join(p.log() for p in processes)
+                    raise AssertionError(f"the cluster did not come up:\n{logs}") from error
                 yield discord_fake, twitch, processes, other_guild
     finally:
         await cache.clear()
