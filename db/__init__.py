@@ -13,6 +13,7 @@ from tortoise import Tortoise
 from tortoise.exceptions import BaseORMException
 
 from bot.errors import ServiceUnavailable
+from db.leader import one_at_a_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,7 +40,8 @@ async def open_database(database_url: str) -> None:
     """Connect and create missing tables. Must run in the task that later starts the bot."""
     ensure_sqlite_folder(database_url)
     await Tortoise.init(db_url=database_url, modules={"models": MODELS})
-    await Tortoise.generate_schemas(safe=True)
+    async with one_at_a_time(database_url):
+        await Tortoise.generate_schemas(safe=True)
 
 
 async def close_database() -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +22,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 ADVISORY_KEY = 0x5354_5354  # "STST": one fixed key per database
+SCHEMA_KEY = ADVISORY_KEY + 1
 CONNECT_TIMEOUT = 5.0
 
 
@@ -40,13 +43,35 @@ class LeaderLock(Protocol):
         ...
 
 
+def _asyncpg_dsn(database_url: str) -> str:
+    """DATABASE_URL without Tortoise-only options, which mean nothing to asyncpg."""
+    parts = urlsplit(database_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+@asynccontextmanager
+async def one_at_a_time(database_url: str) -> AsyncIterator[None]:
+    """Serialise start-up work (creating the schema) among processes sharing a PostgreSQL.
+
+    Processes started together would otherwise race to create the same tables. SQLite
+    serialises such statements itself.
+    """
+    if not database_url.startswith("postgres://"):
+        yield
+        return
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url), timeout=CONNECT_TIMEOUT)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", SCHEMA_KEY)
+        yield
+    finally:
+        connection.terminate()  # ends the session and with it the lock
+
+
 class PostgresLeaderLock:
     """`pg_try_advisory_lock` on a dedicated connection."""
 
     def __init__(self, database_url: str) -> None:
-        parts = urlsplit(database_url)
-        # Tortoise-only options in the query string mean nothing to asyncpg.
-        self._dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        self._dsn = _asyncpg_dsn(database_url)
         self._connection: asyncpg.Connection | None = None
 
     @property

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import asyncpg
 
+from db import close_database, open_database
 from db.leader import FileLeaderLock, PostgresLeaderLock, leader_lock
 from tests.conftest import service_url
 
@@ -50,3 +52,22 @@ async def test_a_postgres_lock_moves_when_its_holder_dies():
     finally:
         await first.release()
         await second.release()
+
+
+async def test_processes_starting_together_create_the_schema_without_tripping_up():
+    url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    name = f"streamstats_start_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database = f"{url.rsplit('/', 1)[0]}/{name}"
+
+    async def start_process() -> None:
+        # Each task gets a Tortoise context of its own, as each process would.
+        await open_database(database)
+        await close_database()
+
+    try:
+        await asyncio.gather(*(asyncio.create_task(start_process()) for _ in range(6)))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
