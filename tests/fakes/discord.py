@@ -39,11 +39,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import yarl
 from aiohttp import WSMsgType, web
+
+from tests.fakes import LoopbackServer
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -808,7 +809,7 @@ class _InjectedError:
 # --------------------------------------------------------------------------------------------
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackServer):
     """A fake Discord REST API + gateway on ``127.0.0.1`` for the real discord.py client.
 
     Attributes a test reads:
@@ -924,18 +925,6 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def port(self) -> int:

@@ -25,10 +25,12 @@ import urllib.parse
 from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from types import EllipsisType, TracebackType
-from typing import Any, Self
+from types import EllipsisType
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes import LoopbackServer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,7 +76,7 @@ def oauth_error(status: int, message: str) -> web.Response:
     return _json(status, {"status": status, "message": message})
 
 
-class FakeTwitch:
+class FakeTwitch(LoopbackServer):
     """Twitch's OAuth and Helix servers in one aiohttp app; see the module docstring."""
 
     def __init__(
@@ -145,18 +147,6 @@ class FakeTwitch:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def api_url(self) -> str:
