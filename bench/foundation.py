@@ -6,7 +6,8 @@
     as a ratio to the floor `pages x latency` (the time the pages alone must take in sequence).
 (b) The snapshot write of 1000 rows (`db.queries.replace_snapshot`: one transaction deleting the
     old rows, inserting the new, logging the snapshot) as a ratio to a raw `executemany` of the
-    same rows into an empty table with the same driver (aiosqlite / asyncpg), in one transaction.
+    same rows into an empty table with the same driver (aiosqlite / asyncpg), in one transaction,
+    and to the original design of one upsert statement (one commit) per stream.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from db import close_database, open_database, queries
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 ROWS = 1000
+UPSERT = (
+    "INSERT INTO raw_streams (snapshot_id, id, user_id, user_login, user_name, game_id, "
+    "game_name, title, viewer_count, started_at, language, tags, thumbnail_url, is_mature) "
+    "VALUES ({p}) ON CONFLICT (id) DO UPDATE SET viewer_count = excluded.viewer_count, "
+    "title = excluded.title, game_id = excluded.game_id, game_name = excluded.game_name"
+)
 COLUMNS = (
     "snapshot_id, id, user_id, user_login, user_name, game_id, game_name, title, viewer_count, "
     "started_at, language, tags, thumbnail_url, is_mature"
@@ -140,7 +147,17 @@ async def bench_write_sqlite(path: Path, repeat: int) -> None:
         raw_times: list[float] = []
         for _ in range(repeat):
             await raw()
-    report("SQLite", ours, raw_times)
+
+        sqlite_rows = [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in values]
+
+        async def upsert_each() -> None:
+            # The original design: one upsert statement (and commit) per stream.
+            for row in sqlite_rows:
+                await conn.execute(UPSERT.format(p=", ".join("?" * 14)), row)
+                await conn.commit()
+
+        upsert_times = await timed(upsert_each, max(1, repeat // 3))
+    report("SQLite", ours, raw_times, upsert_times)
 
 
 async def bench_write_postgres(url: str, repeat: int) -> None:
@@ -168,19 +185,30 @@ async def bench_write_postgres(url: str, repeat: int) -> None:
                     values,
                 )
             raw_times.append(time.perf_counter() - started)
+
+        async def upsert_each() -> None:
+            for row in values:  # autocommit: one statement, one transaction per stream
+                await conn.execute(UPSERT.format(p=placeholders), *row)
+
+        upsert_times = await timed(upsert_each, max(1, repeat // 3))
         await conn.close()
-        report("PostgreSQL", ours, raw_times)
+        report("PostgreSQL", ours, raw_times, upsert_times)
     finally:
         await Tortoise.close_connections()
         await admin.execute("DROP DATABASE IF EXISTS streamstats_bench")
         await admin.close()
 
 
-def report(engine: str, ours: list[float], raw: list[float]) -> None:
+def report(engine: str, ours: list[float], raw: list[float], upsert: list[float]) -> None:
     ratio = statistics.median(ours) / statistics.median(raw)
+    versus_upsert = statistics.median(ours) / statistics.median(upsert)
     print(f"(b) snapshot write of {ROWS} rows, {engine}")
     print(f"    raw executemany {describe(raw)}")
-    print(f"    replace_snapshot {describe(ours)}   ratio {ratio:.2f}x raw")
+    print(f"    one upsert per stream {describe(upsert)}")
+    print(
+        f"    replace_snapshot {describe(ours)}   ratio {ratio:.2f}x raw, "
+        f"{versus_upsert:.3f}x one-upsert-per-stream"
+    )
 
 
 async def main() -> None:

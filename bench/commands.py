@@ -1,0 +1,102 @@
+"""Slash-command latency through the real discord.py client and the fake Discord.
+
+    .venv/bin/python -m bench.commands [--rounds 4]
+
+For 1, 10 and 50 users pressing at once, it measures the time from the INTERACTION_CREATE
+dispatch to the first visible message, for /streamstats, /gamestats and /top (memory engine,
+warm cache) and for a no-op command of the same bot in the same run (the baseline: gateway,
+REST and discord.py overhead alone). Prints p50/p99, the ratio to the no-op, failures, and
+whether any answer came past Discord's 3-second window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import discord
+from discord import app_commands
+
+from bot.__main__ import running_services
+from bot.config import settings_from_env
+from tests.e2e.harness import bot_environment
+from tests.fakes.discord import FakeDiscord, patched_discord
+from tests.fakes.twitch import FakeTwitch, random_streams
+
+USERS = (1, 10, 50)
+COMMANDS = ("noop", "streamstats", "gamestats", "top")
+
+
+async def one_call(fake: FakeDiscord, name: str, user: int) -> float:
+    started = time.perf_counter()
+    interaction = await fake.slash(name, user_id=1_100_000_000_000_100_000 + user)
+    await interaction.wait_for_message(timeout=10)
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure(fake: FakeDiscord, rounds: int) -> None:
+    baseline: dict[int, float] = {}
+    print(f"{'command':<12} {'users':>5} {'p50 ms':>8} {'p99 ms':>8} {'x no-op':>8} {'fail':>5}")
+    for users in USERS:
+        for name in COMMANDS:
+            latencies: list[float] = []
+            failures = 0
+            for _ in range(rounds):
+                results = await asyncio.gather(
+                    *(one_call(fake, name, user) for user in range(users)), return_exceptions=True
+                )
+                failures += sum(isinstance(r, BaseException) for r in results)
+                latencies += [r for r in results if isinstance(r, float)]
+            p50 = statistics.median(latencies)
+            if name == "noop":
+                baseline[users] = p50
+            late = sum(latency > 3.0 for latency in latencies)
+            p99 = percentile(latencies, 0.99)
+            print(
+                f"/{name:<11} {users:>5} {p50 * 1000:8.1f} {p99 * 1000:8.1f}"
+                f" {p50 / baseline[users]:8.2f} {failures:>5}"
+                + (f"  {late} past 3 s" if late else "")
+            )
+    assert not fake.violations, fake.violations
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        async with FakeDiscord() as fake, FakeTwitch(streams=random_streams(1500)) as twitch:
+            env = bot_environment(fake, twitch, Path(folder), REQUIRE_LOGIN="false")
+            settings = settings_from_env(env)
+            with patched_discord(fake):
+                async with running_services(settings) as services:
+                    bot = services.bot
+
+                    @app_commands.command(name="noop", description="Answers at once")
+                    async def noop(interaction: discord.Interaction) -> None:
+                        await interaction.response.send_message("ok")
+
+                    bot.tree.add_command(noop)
+                    task = asyncio.create_task(bot.start(settings.discord_token))
+                    await fake.wait_until_identified(timeout=30)
+                    await fake.wait_for_commands(timeout=30)
+                    while await services.stats.snapshot() is None:
+                        await asyncio.sleep(0.05)
+                    for name in COMMANDS[1:]:  # warm the cache once, as any first user would
+                        await one_call(fake, name, 0)
+                    await measure(fake, args.rounds)
+                    await bot.close()
+                    await task
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
