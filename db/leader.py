@@ -8,6 +8,7 @@ which the operating system likewise releases when the process ends.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -73,6 +74,9 @@ class PostgresLeaderLock:
     def __init__(self, database_url: str) -> None:
         self._dsn = _asyncpg_dsn(database_url)
         self._connection: asyncpg.Connection | None = None
+        # The refresh loop and the validation loop ask at the same moment at start-up: one
+        # must not take the lock on a second connection and be refused by its own process.
+        self._asking = asyncio.Lock()
 
     @property
     def held(self) -> bool:
@@ -81,6 +85,10 @@ class PostgresLeaderLock:
 
     async def acquire(self) -> bool:
         """True while we hold the lock; a lost connection means a lost lock."""
+        async with self._asking:
+            return await self._acquire()
+
+    async def _acquire(self) -> bool:
         if self._connection is not None:
             try:
                 await self._connection.fetchval("SELECT 1")

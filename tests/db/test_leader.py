@@ -54,6 +54,15 @@ async def test_a_postgres_lock_moves_when_its_holder_dies():
         await second.release()
 
 
+async def test_one_process_asking_twice_at_once_gets_the_lock_once():
+    url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    lock = PostgresLeaderLock(url)
+    try:
+        assert await asyncio.gather(lock.acquire(), lock.acquire(), lock.acquire()) == [True] * 3
+    finally:
+        await lock.release()
+
+
 async def test_processes_starting_together_create_the_schema_without_tripping_up():
     url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
     name = f"streamstats_start_{secrets.token_hex(4)}"
