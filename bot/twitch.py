@@ -29,6 +29,7 @@ from bot.streams import Stream, by_viewers
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+MAX_ID_LENGTH = 32  # the width of the id columns
 TOKEN_RENEW_MARGIN = 300.0  # seconds before expiry at which an app token is minted again
 
 
@@ -78,6 +79,14 @@ def _text(item: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def _twitch_id(item: Mapping[str, Any], key: str, *, optional: bool = False) -> str:
+    """Twitch ids are short strings of digits (a game id may be empty: no category)."""
+    value = _text(item, key)
+    if not (value.isdigit() and len(value) <= MAX_ID_LENGTH) and not (optional and value == ""):
+        raise ValueError(f"{key} is not a Twitch id")
+    return value
+
+
 def parse_stream(item: object) -> Stream:
     """Turn one Helix stream object into a `Stream`; raise `TwitchPayloadError` if malformed."""
     try:
@@ -93,11 +102,11 @@ def parse_stream(item: object) -> Stream:
         if started_at.tzinfo is None:
             raise ValueError("started_at has no time zone")
         return Stream(
-            id=_text(item, "id"),
-            user_id=_text(item, "user_id"),
+            id=_twitch_id(item, "id"),
+            user_id=_twitch_id(item, "user_id"),
             user_login=_text(item, "user_login"),
             user_name=_text(item, "user_name"),
-            game_id=_text(item, "game_id"),
+            game_id=_twitch_id(item, "game_id", optional=True),
             game_name=_text(item, "game_name"),
             title=_text(item, "title"),
             viewer_count=viewers,

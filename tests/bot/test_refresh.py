@@ -9,7 +9,7 @@ from tortoise import connections
 
 from bot.refresh import RefreshService
 from db import queries
-from tests.fakes.twitch import random_streams
+from tests.fakes.twitch import make_stream, random_streams
 
 TOP = 300
 
@@ -163,3 +163,17 @@ async def test_a_refresh_never_runs_twice_at_once(refresher, fake_twitch):
 
     assert [first is None, second is None].count(True) == 1
     assert fake_twitch.token_requests == 1
+
+
+async def test_names_of_any_length_are_stored(refresher, fake_twitch):
+    huge = "Ω" * 5000
+    fake_twitch.streams = [
+        make_stream(1, 10**6, user_name=huge, game_name=huge, title=huge, user_login="a" * 300),
+        *random_streams(50, seed=8),
+    ]
+    outcome = await refresher.refresh()
+
+    assert outcome.ok, outcome.error
+    loaded = await queries.load_streams()
+    top = max(loaded.value, key=lambda s: s.viewer_count)
+    assert (top.user_name, top.game_name, top.title) == (huge, huge, huge)

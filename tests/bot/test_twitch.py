@@ -205,3 +205,14 @@ async def test_a_bad_request_is_not_retried(twitch, fake_twitch):
     with pytest.raises(TwitchRequestError, match="Invalid cursor"):
         await twitch.fetch_top_streams(100)
     assert len(helix_requests(fake_twitch)) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("id", "12ab"), ("user_id", "9" * 40), ("game_id", "x")]
+)
+async def test_ids_that_are_not_twitch_ids_are_a_payload_error(twitch, fake_twitch, field, value):
+    broken = make_stream(1, 10)
+    broken[field] = value
+    fake_twitch.streams = [broken]
+    with pytest.raises(TwitchPayloadError, match=field):
+        await twitch.fetch_top_streams(100)
