@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
+from aiocache import Cache
 
 from bot import stats
 from bot.streams import Stream, by_viewers
 from bot.twitch import parse_stream
+from tests.conftest import service_url
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch
 
@@ -125,3 +129,32 @@ async def run_bot(
         assert process.returncode == 0, f"bot exited with {process.returncode}:\n{bot.log()}"
     if not tracebacks_expected:
         assert "Traceback" not in bot.log(), bot.log()
+
+
+BACKENDS = ("embedded", "postgres+redis", "redis-down")
+
+
+@asynccontextmanager
+async def backend(kind: str) -> AsyncIterator[dict[str, str]]:
+    """Settings for one way of running: SQLite + in-process cache (the default), a fresh
+    PostgreSQL database + Redis, or a Redis that does not answer (the database must)."""
+    if kind == "embedded":
+        yield {}
+        return
+    if kind == "redis-down":
+        yield {"CACHE_URL": "redis://127.0.0.1:9/0"}
+        return
+    postgres = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    redis_url = service_url("TEST_REDIS_URL", "Redis").rsplit("/", 1)[0] + "/4"
+    name = f"streamstats_e2e_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    cache = Cache.from_url(redis_url)
+    await cache.clear()
+    try:
+        yield {"DATABASE_URL": f"{postgres.rsplit('/', 1)[0]}/{name}", "CACHE_URL": redis_url}
+    finally:
+        await cache.clear()
+        await cache.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from bot import stats
-from tests.e2e.harness import bot_environment, current_top, expected_summary, run_bot
+from tests.e2e.harness import backend, bot_environment, current_top, expected_summary, run_bot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, make_stream, random_streams
 
@@ -42,10 +42,22 @@ def fake_streams() -> list[dict]:
     return streams
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory):
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=[
+        "embedded",
+        pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
+        "redis-down",
+    ],
+)
+async def world(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bot")
-    async with FakeDiscord() as discord_fake, FakeTwitch(streams=fake_streams()) as twitch_fake:
+    async with (
+        backend(request.param) as settings,
+        FakeDiscord() as discord_fake,
+        FakeTwitch(streams=fake_streams()) as twitch_fake,
+    ):
         env = bot_environment(
             discord_fake,
             twitch_fake,
@@ -53,6 +65,7 @@ async def world(tmp_path_factory):
             TOP_STREAMS=str(TOP),
             VIEW_TIMEOUT="4",
             REQUIRE_LOGIN="false",
+            **settings,
         )
         async with run_bot(env, folder) as bot:
             await discord_fake.wait_until_identified(timeout=30)
