@@ -30,7 +30,7 @@ from bot.refresh import RefreshService
 from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
 from bot.twitch_oauth import TwitchOAuth
-from db import close_database, open_database
+from db import DATABASE_ERRORS, close_database, open_database
 from db.leader import leader_lock
 
 log = logging.getLogger("bot")
@@ -79,7 +79,11 @@ async def running_services(
     settings: Settings, *, clock: Clock = utc_now
 ) -> AsyncIterator[Services]:
     """Open the database, cache, HTTP session and web server, and build the bot (not started)."""
-    await open_database(settings.database_url)
+    try:
+        await open_database(settings.database_url)
+    except BaseException:
+        await close_database()  # what migrating opened; an open connection keeps the process up
+        raise
     stats = StatsService(open_cache(settings.cache_url))
     leader = leader_lock(settings.database_url)
     try:
@@ -146,7 +150,7 @@ def main() -> None:
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check the bot token in the developer portal")
         sys.exit(EXIT_CONFIG)
-    except OSError as error:
+    except (OSError, *DATABASE_ERRORS) as error:
         log.error("cannot start: %s", error)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from tortoise import Tortoise
 from tortoise.exceptions import BaseORMException
+from tortoise.migrations.api import migrate
 
 from bot.errors import ServiceUnavailable
 from db.leader import one_at_a_time
@@ -18,6 +20,26 @@ from db.leader import one_at_a_time
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MODELS = ["db.models"]
+MIGRATIONS = "db.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration: our models and their committed migrations."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": MODELS,
+                "migrations": MIGRATIONS,
+                "default_connection": "default",
+            }
+        },
+    }
+
+
+# For the `tortoise` command line (pyproject.toml [tool.tortoise]): makemigrations compares the
+# models with the migration files; migrate uses DATABASE_URL as the bot does.
+TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "sqlite://:memory:"))
 
 # What a failing or unreachable database raises, whichever backend is configured.
 DATABASE_ERRORS = (
@@ -37,11 +59,20 @@ def ensure_sqlite_folder(database_url: str) -> None:
 
 
 async def open_database(database_url: str) -> None:
-    """Connect and create missing tables. Must run in the task that later starts the bot."""
+    """Connect and apply pending migrations. Run it in the task that later starts the bot.
+
+    Processes starting together take turns, so each migration runs exactly once.
+    """
     ensure_sqlite_folder(database_url)
-    await Tortoise.init(db_url=database_url, modules={"models": MODELS})
+    config = tortoise_config(database_url)
     async with one_at_a_time(database_url):
-        await Tortoise.generate_schemas(safe=True)
+        await migrate(config=config, progress=_log_migration)
+    # `migrate` sets the models up without connections; set them up for queries.
+    await Tortoise.init(config=config)
+
+
+def _log_migration(event: str, app_label: str, name: str) -> None:
+    log.info("migration %s.%s: %s", app_label, name, event)
 
 
 async def close_database() -> None:

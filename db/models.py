@@ -1,4 +1,8 @@
-"""Tables: the current snapshot of live streams and the log of committed snapshots."""
+"""Tables: the current snapshot, the snapshot log, refresh attempts, linked accounts.
+
+Class docstrings become table comments in the schema: keep them free of semicolons, which the
+migration runner takes for the end of a statement.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from tortoise.models import Model
 
 
 class Snapshot(Model):
-    """One committed refresh; the newest row describes the rows in `streams`."""
+    """One committed refresh. The newest row describes the rows in `streams`."""
 
     id = fields.IntField(primary_key=True)
     taken_at = fields.DatetimeField()
@@ -55,7 +59,7 @@ class Stream(Model):
 
 
 class User(Model):
-    """A Discord user linked to a Twitch account; Twitch tokens are stored encrypted."""
+    """A Discord user linked to a Twitch account. Twitch tokens are stored encrypted."""
 
     discord_id = fields.CharField(primary_key=True, max_length=32)
     twitch_id = fields.CharField(max_length=32, db_index=True)
