@@ -55,6 +55,14 @@ async def database(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         yield request.param
 
 
+@pytest.fixture
+async def postgres_database() -> AsyncIterator[str]:
+    """An empty StreamStats database on PostgreSQL only (for PostgreSQL's own faults)."""
+    EXECUTOR_CACHE.clear()
+    async with tortoise_test_context(MODELS, db_url=postgres_test_url()):
+        yield "postgres"
+
+
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def cache(request: pytest.FixtureRequest) -> AsyncIterator[BaseCache]:
     """An empty cache: in-process, and Redis when available."""
@@ -67,8 +75,8 @@ async def cache(request: pytest.FixtureRequest) -> AsyncIterator[BaseCache]:
 
 
 @pytest.fixture
-async def stats(database: str) -> AsyncIterator[StatsService]:
-    """The stats service over the test database with an in-process cache."""
+async def stats() -> AsyncIterator[StatsService]:
+    """The stats service with an in-process cache (over whichever database the test asks for)."""
     service = StatsService(open_cache("memory://"))
     yield service
     await service.close()

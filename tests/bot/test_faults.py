@@ -20,13 +20,6 @@ from tests.fakes.twitch import random_streams
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-async def postgres_only(database):
-    if database != "postgres":
-        pytest.skip("a PostgreSQL fault")
-    return database
-
-
 async def current_database() -> str:
     rows = await connections.get("default").execute_query_dict("SELECT current_database() AS db")
     return rows[0]["db"]
@@ -42,7 +35,7 @@ async def refresh_until_ok(refresher: RefreshService, attempts: int = 5):
 
 
 async def test_connections_killed_mid_write_keep_the_previous_snapshot(
-    postgres_only, twitch, fake_twitch, stats
+    postgres_database, twitch, fake_twitch, stats
 ):
     refresher = RefreshService(twitch, stats, top_streams=300)
     good = await refresher.refresh()
@@ -107,7 +100,7 @@ def postgres_control() -> tuple[str, str]:
 
 
 async def test_a_postgres_restart_keeps_the_snapshot_and_the_refresh_recovers(
-    postgres_only, twitch, fake_twitch, stats
+    postgres_database, twitch, fake_twitch, stats
 ):
     pg_ctl, data = postgres_control()
     refresher = RefreshService(twitch, stats, top_streams=200)

@@ -15,7 +15,7 @@ TOP = 300
 
 
 @pytest.fixture
-def refresher(twitch, stats) -> RefreshService:
+def refresher(database, twitch, stats) -> RefreshService:
     return RefreshService(twitch, stats, top_streams=TOP)
 
 
