@@ -24,7 +24,7 @@ from aiocache.base import BaseCache
 from aiocache.serializers import PickleSerializer
 
 from bot import stats
-from bot.errors import NoDataYet
+from bot.errors import NoDataYet, UserFacingError
 from bot.stats import AsOf, GameStat, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream
 from db import guarded, queries
@@ -127,7 +127,21 @@ class StatsService:
             return _present(await guarded(queries.top_streams(order)))
         return await self._memory_result(
             f"top-{order}", lambda rows: stats.top_streams(rows, order)
-        )
+        )  # cached under the key `top_streams_of` reads: pages turn without the database
+
+    async def top_streams_of(self, snapshot_id: int, order: Order) -> AsOf[tuple[Stream, ...]]:
+        """The top 100 of a given (recent) snapshot: what an earlier /top page showed."""
+        key = f"top-{order}:{snapshot_id}"
+        cached: AsOf[tuple[Stream, ...]] | None = await self._cached("get", key)
+        if cached is not None:
+            return cached
+        stored = await guarded(queries.snapshot_top(snapshot_id, order))
+        if stored is None:
+            raise UserFacingError(
+                "These pages show data that is no longer kept. Run /top again for fresh ones."
+            )
+        await self._cached("set", key, stored, ttl=DATA_TTL)
+        return stored
 
     async def _memory_result(
         self, name: str, compute: Callable[[tuple[Stream, ...]], T]

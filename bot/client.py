@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,7 @@ from bot.cache import StatsService
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
-from bot.views import login_view
+from bot.views import APOLOGY, login_view, reply_privately
 
 if TYPE_CHECKING:
     from db.leader import LeaderLock
@@ -23,22 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.account")
-APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
-
-
-async def reply_privately(
-    interaction: discord.Interaction, message: str, view: discord.ui.View | None = None
-) -> None:
-    """Answer with an ephemeral message, whether or not the interaction was answered already."""
-    extra = {"view": view} if view else {}
-    if not interaction.response.is_done():
-        await interaction.response.send_message(message, ephemeral=True, **extra)
-        return
-    if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
-        # A public "thinking…" placeholder would turn the first follow-up public: remove it.
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.delete_original_response()
-    await interaction.followup.send(message, ephemeral=True, **extra)
 
 
 class StreamStatsTree(app_commands.CommandTree):

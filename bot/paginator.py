@@ -1,14 +1,37 @@
-"""One generic paginator: the invoker turns pages of prebuilt embeds with buttons."""
+"""One generic paginator: the invoker turns pages of prebuilt embeds with buttons.
+
+/top pages also survive a restart and work from any process: their buttons' custom ids carry
+the snapshot, the target page, the owner and an expiry, and `RestoredTopPage` answers a press
+that no live paginator of this process holds, rebuilding the pages from that snapshot.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import discord
 
+from bot import embeds
+from bot.errors import UserFacingError
+from bot.stats import AsOf, Order
+from bot.streams import Stream
+from bot.views import APOLOGY, reply_privately
+
 log = logging.getLogger(__name__)
+
+TOP_ID = "top:{move}:{order}:{snapshot}:{page}:{owner}:{until}"
+TOP_TEMPLATE = re.compile(
+    r"top:(?P<move>first|prev|next|last):(?P<order>desc|asc):(?P<snapshot>\d+):"
+    r"(?P<page>\d+):(?P<owner>\d+):(?P<until>\d+)"
+)
+EXPIRED = "These buttons have expired. Run /top again to browse."
+# Messages whose buttons a live Paginator of this process answers (process-local by nature).
+_LIVE_MESSAGES: set[int] = set()
 
 NOT_YOURS = "Only the person who ran this command can turn these pages. Run it yourself to browse."
 
@@ -17,13 +40,21 @@ class Paginator(discord.ui.View):
     """First / previous / "page n/N" / next / last. Pages are built up front (one snapshot)."""
 
     def __init__(
-        self, pages: Sequence[discord.Embed], *, owner_id: int, timeout: float = 180
+        self,
+        pages: Sequence[discord.Embed],
+        *,
+        owner_id: int,
+        timeout: float = 180,
+        page: int = 0,
+        custom_id: Callable[[str, int], str] | None = None,
     ) -> None:
         super().__init__(timeout=timeout)
         self.pages = pages
         self.owner_id = owner_id
-        self.page = 0
+        self.page = page
+        self._custom_id = custom_id
         self._interaction: discord.Interaction | None = None
+        self._message_id: int | None = None
         self._update_buttons()
 
     async def send(self, interaction: discord.Interaction) -> None:
@@ -31,17 +62,42 @@ class Paginator(discord.ui.View):
         self._interaction = interaction
         view = self if len(self.pages) > 1 else discord.utils.MISSING
         if interaction.response.is_done():
-            await interaction.followup.send(embed=self.pages[0], view=view)
+            message = await interaction.followup.send(embed=self.pages[self.page], view=view)
         else:
-            await interaction.response.send_message(embed=self.pages[0], view=view)
+            await interaction.response.send_message(embed=self.pages[self.page], view=view)
+            message = await interaction.original_response()
         if len(self.pages) <= 1:
             self.stop()
+        else:
+            self._hold(message.id)
+
+    async def resume(self, interaction: discord.Interaction) -> None:
+        """Take over a message shown by an earlier paginator (another process, before a restart)."""
+        self._interaction = interaction
+        await interaction.response.edit_message(embed=self.pages[self.page], view=self)
+        if interaction.message is not None:
+            self._hold(interaction.message.id)
+
+    def _hold(self, message_id: int) -> None:
+        self._message_id = message_id
+        _LIVE_MESSAGES.add(message_id)
+
+    def stop(self) -> None:
+        """Stop listening; presses on the message are then `RestoredTopPage`'s to answer."""
+        _LIVE_MESSAGES.discard(self._message_id or 0)
+        super().stop()
 
     def _update_buttons(self) -> None:
         last = len(self.pages) - 1
         self.first.disabled = self.previous.disabled = self.page == 0
         self.next.disabled = self.last.disabled = self.page >= last
         self.position.label = f"page {self.page + 1}/{len(self.pages)}"
+        if self._custom_id is not None:
+            targets = {"first": 0, "prev": self.page - 1, "next": self.page + 1, "last": last}
+            buttons = {"first": self.first, "prev": self.previous, "next": self.next}
+            buttons["last"] = self.last
+            for move, button in buttons.items():
+                button.custom_id = self._custom_id(move, max(0, min(targets[move], last)))
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         self.page = max(0, min(page, len(self.pages) - 1))
@@ -57,13 +113,18 @@ class Paginator(discord.ui.View):
 
     async def on_timeout(self) -> None:
         """Disable the buttons so nobody clicks a dead view."""
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
+        _LIVE_MESSAGES.discard(self._message_id or 0)
+        self.disable()
         if self._interaction is not None:
             # The interaction token lives 15 minutes; past that the message simply stays as is.
             with contextlib.suppress(discord.HTTPException):
                 await self._interaction.edit_original_response(view=self)
+
+    def disable(self) -> None:
+        """Grey out every button."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
 
     @discord.ui.button(emoji="⏮️", style=discord.ButtonStyle.secondary)
     async def first(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
@@ -88,3 +149,98 @@ class Paginator(discord.ui.View):
     async def last(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         """Go to the last page."""
         await self._show(interaction, len(self.pages) - 1)
+
+
+def top_paginator(
+    result: AsOf[Sequence[Stream]],
+    order: Order,
+    *,
+    owner_id: int,
+    refresh_minutes: float,
+    timeout: float,
+    page: int = 0,
+) -> Paginator:
+    """The /top pager: ten streams a page, buttons that name their snapshot and target page."""
+
+    def custom_id(move: str, target: int) -> str:
+        until = int(time.time() + timeout)  # a press moves the expiry on, like a view's timeout
+        return TOP_ID.format(
+            move=move,
+            order=order,
+            snapshot=result.snapshot.id,
+            page=target,
+            owner=owner_id,
+            until=until,
+        )
+
+    pages = embeds.top_pages(result, order, refresh_minutes)
+    return Paginator(
+        pages,
+        owner_id=owner_id,
+        timeout=timeout,
+        page=min(page, len(pages) - 1),
+        custom_id=custom_id,
+    )
+
+
+class RestoredTopPage(discord.ui.DynamicItem[discord.ui.Button], template=TOP_TEMPLATE):
+    """A press on a /top button that no live paginator of this process holds."""
+
+    def __init__(self, item: discord.ui.Button, fields: dict[str, str]) -> None:
+        super().__init__(item)
+        self.order: Order = "asc" if fields["order"] == "asc" else "desc"
+        self.snapshot_id = int(fields["snapshot"])
+        self.page = int(fields["page"])
+        self.owner_id = int(fields["owner"])
+        self.until = int(fields["until"])
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> RestoredTopPage:
+        """Rebuild the button's state from its custom id."""
+        if not isinstance(item, discord.ui.Button):
+            raise TypeError("a /top custom id on something other than a button")
+        return cls(item, match.groupdict())
+
+    @staticmethod
+    async def _expire(interaction: discord.Interaction) -> None:
+        """Grey out the buttons as they are (same page) and say why."""
+        if interaction.message is not None:
+            frozen = discord.ui.View.from_message(interaction.message, timeout=None)
+            for item in frozen.children:
+                if isinstance(item, discord.ui.Button):
+                    item.disabled = True
+            frozen.stop()
+            await interaction.response.edit_message(view=frozen)
+        await reply_privately(interaction, EXPIRED)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Leave the press to the live paginator if this process has one for the message."""
+        return interaction.message is not None and interaction.message.id not in _LIVE_MESSAGES
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Owner and expiry checks, then the page from the snapshot the message showed."""
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return
+        if time.time() > self.until or interaction.message is None:
+            await self._expire(interaction)
+            return
+        bot: Any = interaction.client
+        try:
+            result = await bot.stats.top_streams_of(self.snapshot_id, self.order)
+            pager = top_paginator(
+                result,
+                self.order,
+                owner_id=self.owner_id,
+                refresh_minutes=bot.settings.refresh_minutes,
+                timeout=bot.settings.view_timeout,
+                page=self.page,
+            )
+            await pager.resume(interaction)
+        except UserFacingError as error:
+            await reply_privately(interaction, error.user_message)
+        except Exception:
+            log.exception("restoring a /top page failed")
+            await reply_privately(interaction, APOLOGY)

@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot import embeds
 from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
-from bot.paginator import Paginator
+from bot.paginator import Paginator, RestoredTopPage, top_paginator
 from bot.stats import Order, find_game, games_matching
 
 if TYPE_CHECKING:
@@ -27,6 +27,14 @@ class StatsCog(commands.Cog):
 
     def __init__(self, bot: StreamStatsBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Answer /top buttons of messages no live pager holds (after a restart, elsewhere)."""
+        self.bot.add_dynamic_items(RestoredTopPage)
+
+    async def cog_unload(self) -> None:
+        """Stop answering restored /top buttons."""
+        self.bot.remove_dynamic_items(RestoredTopPage)
 
     @property
     def minutes(self) -> float:
@@ -102,8 +110,14 @@ class StatsCog(commands.Cog):
         """The top 100 live streams by viewers, 10 per page."""
         await self._begin(interaction)
         result = await self.bot.stats.top_streams(order, source)
-        pages = embeds.top_pages(result, order, self.minutes)
-        await self._paginator(pages, interaction).send(interaction)
+        pager = top_paginator(
+            result,
+            order,
+            owner_id=interaction.user.id,
+            refresh_minutes=self.minutes,
+            timeout=self.bot.settings.view_timeout,
+        )
+        await pager.send(interaction)
 
 
 async def setup(bot: StreamStatsBot) -> None:

@@ -23,6 +23,16 @@ class Snapshot(Model):
         table = "snapshots"
 
 
+class SnapshotTop(Model):
+    """A recent snapshot's top 100 as JSON: /top pages stay turnable anywhere, anytime."""
+
+    snapshot_id = fields.IntField(primary_key=True)  # set to the snapshot id on insert
+    streams = fields.TextField()
+
+    class Meta:
+        table = "snapshot_tops"
+
+
 class RefreshRun(Model):
     """One refresh attempt, successful or not, by whichever process refreshed (for /status)."""
 

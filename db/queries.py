@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,10 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot import stats
 from bot.stats import TOP_LIMIT, AsOf, GameStat, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream, by_viewers
-from db.models import RefreshRun
+from db.models import RefreshRun, SnapshotTop
 
 _COLUMNS = (
     "streams.id, streams.user_id, streams.user_login, streams.user_name, streams.game_id, "
@@ -43,6 +44,7 @@ _TOP_STREAMS = (
     "FROM streams ORDER BY streams.viewer_count DESC, streams.id{binary} LIMIT ?"
 )
 _PLACEHOLDER = re.compile(r"\?")
+TOPS_KEPT = 200  # snapshots whose top 100 stay pageable (two days at 15 minutes)
 
 
 def _connection() -> BaseDBAsyncClient:
@@ -145,7 +147,45 @@ async def replace_snapshot(
                     for s in streams
                 ],
             )
+        await SnapshotTop.create(
+            snapshot_id=snapshot_id,
+            streams=json.dumps([_stream_to_json(s) for s in stats.top_streams(streams)]),
+            using_db=conn,
+        )
+        await SnapshotTop.filter(snapshot_id__lte=snapshot_id - TOPS_KEPT).using_db(conn).delete()
     return SnapshotInfo(id=snapshot_id, taken_at=taken_at, stream_count=len(streams))
+
+
+def _stream_to_json(stream: Stream) -> dict[str, Any]:
+    return {
+        **asdict(stream),
+        "started_at": stream.started_at.isoformat(),
+        "tags": list(stream.tags),
+    }
+
+
+async def snapshot_top(snapshot_id: int, order: Order) -> AsOf[tuple[Stream, ...]] | None:
+    """The top 100 of a recent snapshot (None once it is older than `TOPS_KEPT` snapshots)."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT snapshot_tops.streams, snapshots.id AS snapshot_id, snapshots.taken_at, "
+            "snapshots.stream_count FROM snapshot_tops "
+            "JOIN snapshots ON snapshots.id = snapshot_tops.snapshot_id "
+            "WHERE snapshot_tops.snapshot_id = ?",
+        ),
+        [snapshot_id],
+    )
+    if not rows:
+        return None
+    streams = [
+        _stream_from_row({**item, "tags": json.dumps(item["tags"])})
+        for item in json.loads(rows[0]["streams"])
+    ]
+    if order == "asc":
+        streams.reverse()
+    return AsOf(_snapshot_from_row(rows[0]), tuple(streams))
 
 
 async def latest_snapshot() -> SnapshotInfo | None:

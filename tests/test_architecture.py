@@ -65,7 +65,8 @@ RULES: dict[str, Rule] = {
     "bot.embeds": Rule(may=("bot.stats", "bot.streams", "bot.errors"), never=("db", "aiohttp")),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
     "bot.paginator": Rule(
-        may=("bot.embeds", "bot.stats", "bot.streams", "bot.errors"), never=("db", "aiohttp")
+        may=("bot.embeds", "bot.views", "bot.stats", "bot.streams", "bot.errors"),
+        never=("db", "aiohttp"),
     ),
     "bot.client": Rule(
         type_only=("db.leader",),

@@ -9,7 +9,7 @@ from aiocache import SimpleMemoryCache
 from tortoise import connections
 
 from bot.cache import NAMESPACE, StatsService, open_cache
-from bot.errors import NoDataYet, ServiceUnavailable
+from bot.errors import NoDataYet, ServiceUnavailable, UserFacingError
 from bot.stats import SnapshotInfo
 from bot.twitch import parse_stream
 from db import queries
@@ -155,3 +155,16 @@ async def test_a_reader_racing_a_refresh_does_not_fail_or_overwrite_its_pointer(
 
     assert await reader.snapshot() == older  # what it read from the database
     assert await cache.get("snapshot") == newer  # its late `add` did not overwrite the refresh
+
+
+async def test_the_top_of_an_earlier_snapshot_stays_readable(service):
+    first = await commit(service, seed=1)
+    first_top = await service.top_streams("desc", "database")
+    await commit(service, seed=2)
+    await service.snapshot_committed(await queries.latest_snapshot())  # caches start empty
+
+    earlier = await service.top_streams_of(first.id, "desc")
+    assert earlier == first_top
+    assert (await service.top_streams_of(first.id, "asc")).value == tuple(reversed(first_top.value))
+    with pytest.raises(UserFacingError, match="no longer kept"):
+        await service.top_streams_of(first.id + 1000, "desc")

@@ -196,7 +196,6 @@ async def test_top_pages_through_all_ten_pages(discord_fake, twitch_fake, order)
     message = await interaction.wait_for_message()
 
     assert disabled(message) == {"⏮️": True, "◀️": True, "page 1/10": True, "▶️": False, "⏭️": False}
-    ids = button_ids(message)
     seen = []
     for page in range(10):
         lines = message["embeds"][0]["description"].splitlines()
@@ -206,17 +205,17 @@ async def test_top_pages_through_all_ten_pages(discord_fake, twitch_fake, order)
             assert line.endswith(f"**{stream.viewer_count:,}**")
         seen.extend(lines)
         if page < 9:
-            click = await discord_fake.click(message, ids["▶️"])
+            click = await discord_fake.click(message, button_ids(message)["▶️"])
             message = await click.wait_for_message()
             assert button_ids(message)[f"page {page + 2}/10"]
     assert disabled(message)["▶️"] and disabled(message)["⏭️"]
     ranks = [int(line[1:4]) for line in seen]
     assert ranks == (list(range(1, 101)) if order == "desc" else list(range(100, 0, -1)))
 
-    click = await discord_fake.click(message, ids["⏮️"])
+    click = await discord_fake.click(message, button_ids(message)["⏮️"])
     message = await click.wait_for_message()
     assert "page 1/10" in button_ids(message)
-    click = await discord_fake.click(message, ids["⏭️"])
+    click = await discord_fake.click(message, button_ids(message)["⏭️"])
     message = await click.wait_for_message()
     assert "page 10/10" in button_ids(message)
 
