@@ -66,7 +66,8 @@ def main() -> None:
         grown = figures["loaded"] - figures["baseline"]
         print(
             f"{size:>7,} streams  peak RSS {figures['loaded']:7.1f} MiB  "
-            f"(bot without data {figures['baseline']:.1f} MiB; +{grown:.1f} MiB, "
+            f"ratio {figures['loaded'] / figures['baseline']:.2f}x the bot without data "
+            f"({figures['baseline']:.1f} MiB; +{grown:.1f} MiB, "
             f"{grown * 1024 * 1024 / size:,.0f} bytes per stream)"
         )
 

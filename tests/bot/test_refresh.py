@@ -80,6 +80,7 @@ def refuse_every_token(fake) -> None:
 FAULTS = [
     pytest.param(lambda fake: fake.fail_next(*[503] * 10), "503", id="twitch-down"),
     pytest.param(lambda fake: fake.fail_next("malformed"), "malformed", id="malformed-json"),
+    pytest.param(lambda fake: fake.fail_next(400), "Invalid cursor", id="invalid-cursor"),
     pytest.param(lambda fake: fake.fail_next("wrong_shape"), "data", id="unexpected-shape"),
     pytest.param(lambda fake: refuse_every_token(fake), "token", id="token-refused"),
     pytest.param(lambda fake: setattr(fake, "streams", []), "no live streams", id="no-streams"),
