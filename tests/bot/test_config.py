@@ -47,6 +47,11 @@ VARIABLES = (
     "TOP_STREAMS",
     "REFRESH_MINUTES",
     "LOG_LEVEL",
+    "VIEW_TIMEOUT",
+    "REQUIRE_LOGIN",
+    "SHARD_COUNT",
+    "SHARD_IDS",
+    "WEB_ENABLED",
 )
 
 
@@ -199,6 +204,11 @@ def test_missing_required_variable_is_named(name: str, blank: str | None) -> Non
         ("DATABASE_URL", "sqlite://"),
         ("CACHE_URL", "memcached://x"),
         ("LOG_LEVEL", "LOUD"),
+        ("REQUIRE_LOGIN", "maybe"),
+        ("WEB_ENABLED", "sometimes"),
+        ("VIEW_TIMEOUT", "0"),
+        ("SHARD_COUNT", "0"),
+        ("SHARD_IDS", "0,x"),
     ],
 )
 def test_invalid_value_is_named(name: str, value: str) -> None:
@@ -343,3 +353,31 @@ def test_console_script_refuses_bad_settings(tmp_path: Path) -> None:
     )
 
     assert_refused(result, {"LOG_LEVEL"})
+
+
+@pytest.mark.parametrize(
+    ("shards", "problem"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_IDS is set without SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1,2"}, "every id must be below SHARD_COUNT (2)"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1,1"}, "SHARD_IDS is invalid"),
+    ],
+)
+def test_shard_settings_must_fit_together(shards: dict[str, str], problem: str) -> None:
+    error = config_error({**REQUIRED, **shards})
+    assert any(problem in line for line in error.problems), error.problems
+
+
+def test_scale_out_settings() -> None:
+    settings = settings_from_env(
+        {**REQUIRED, "SHARD_COUNT": "3", "SHARD_IDS": "1, 2", "WEB_ENABLED": "false",
+         "REQUIRE_LOGIN": "no", "VIEW_TIMEOUT": "30"}
+    )  # fmt: skip
+    assert (settings.shard_count, settings.shard_ids) == (3, (1, 2))
+    assert not settings.syncs_commands  # shard 0 lives in another process
+    assert not settings.web_enabled
+    assert not settings.require_login
+    assert settings.view_timeout == 30
+    defaults = settings_from_env(REQUIRED)
+    assert (defaults.shard_count, defaults.shard_ids, defaults.web_enabled) == (None, None, True)
+    assert defaults.syncs_commands and defaults.require_login and defaults.view_timeout == 180
