@@ -381,3 +381,13 @@ def test_scale_out_settings() -> None:
     defaults = settings_from_env(REQUIRED)
     assert (defaults.shard_count, defaults.shard_ids, defaults.web_enabled) == (None, None, True)
     assert defaults.syncs_commands and defaults.require_login and defaults.view_timeout == 180
+
+
+def test_env_example_documents_every_setting_and_nothing_else() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    names = {
+        line.split("=", 1)[0]
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    assert names == set(VARIABLES)
