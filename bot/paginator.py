@@ -29,11 +29,17 @@ TOP_TEMPLATE = re.compile(
     r"top:(?P<move>first|prev|next|last):(?P<order>desc|asc):(?P<snapshot>\d+):"
     r"(?P<page>\d+):(?P<owner>\d+):(?P<until>\d+)"
 )
+NOT_YOURS = "Only the person who ran this command can turn these pages. Run it yourself to browse."
 EXPIRED = "These buttons have expired. Run /top again to browse."
 # Messages whose buttons a live Paginator of this process answers (process-local by nature).
 _LIVE_MESSAGES: set[int] = set()
 
-NOT_YOURS = "Only the person who ran this command can turn these pages. Run it yourself to browse."
+
+def grey_out(view: discord.ui.View) -> None:
+    """Disable every button of a view."""
+    for item in view.children:
+        if isinstance(item, discord.ui.Button):
+            item.disabled = True
 
 
 class Paginator(discord.ui.View):
@@ -93,11 +99,13 @@ class Paginator(discord.ui.View):
         self.next.disabled = self.last.disabled = self.page >= last
         self.position.label = f"page {self.page + 1}/{len(self.pages)}"
         if self._custom_id is not None:
-            targets = {"first": 0, "prev": self.page - 1, "next": self.page + 1, "last": last}
-            buttons = {"first": self.first, "prev": self.previous, "next": self.next}
-            buttons["last"] = self.last
-            for move, button in buttons.items():
-                button.custom_id = self._custom_id(move, max(0, min(targets[move], last)))
+            for move, button, target in (
+                ("first", self.first, 0),
+                ("prev", self.previous, max(self.page - 1, 0)),
+                ("next", self.next, min(self.page + 1, last)),
+                ("last", self.last, last),
+            ):
+                button.custom_id = self._custom_id(move, target)
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         self.page = max(0, min(page, len(self.pages) - 1))
@@ -114,17 +122,11 @@ class Paginator(discord.ui.View):
     async def on_timeout(self) -> None:
         """Disable the buttons so nobody clicks a dead view."""
         _LIVE_MESSAGES.discard(self._message_id or 0)
-        self.disable()
+        grey_out(self)
         if self._interaction is not None:
             # The interaction token lives 15 minutes; past that the message simply stays as is.
             with contextlib.suppress(discord.HTTPException):
                 await self._interaction.edit_original_response(view=self)
-
-    def disable(self) -> None:
-        """Grey out every button."""
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
 
     @discord.ui.button(emoji="⏮️", style=discord.ButtonStyle.secondary)
     async def first(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
@@ -208,9 +210,7 @@ class RestoredTopPage(discord.ui.DynamicItem[discord.ui.Button], template=TOP_TE
         """Grey out the buttons as they are (same page) and say why."""
         if interaction.message is not None:
             frozen = discord.ui.View.from_message(interaction.message, timeout=None)
-            for item in frozen.children:
-                if isinstance(item, discord.ui.Button):
-                    item.disabled = True
+            grey_out(frozen)
             frozen.stop()
             await interaction.response.edit_message(view=frozen)
         await reply_privately(interaction, EXPIRED)
