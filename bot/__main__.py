@@ -27,6 +27,7 @@ from bot.config import Settings, load_settings
 from bot.crypto import TokenCipher
 from bot.errors import ConfigError
 from bot.refresh import RefreshService
+from bot.supervisor import Supervisor
 from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
 from bot.twitch_oauth import TwitchOAuth
@@ -110,6 +111,7 @@ async def running_services(
                 refresher=refresher,
                 accounts=accounts,
                 leader=leader,
+                supervisor=Supervisor(),
             )
             runner = web.AppRunner(
                 web_callback.create_app(accounts=accounts, stats=stats), access_log=None

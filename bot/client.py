@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -14,6 +15,7 @@ from bot.cache import StatsService
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
+from bot.supervisor import Supervisor
 from bot.views import APOLOGY, login_view, reply_privately
 
 if TYPE_CHECKING:
@@ -55,7 +57,8 @@ class StreamStatsTree(app_commands.CommandTree):
 class StreamStatsBot(commands.AutoShardedBot):
     """The bot (one or more Discord shards); it owns no resources, its services are injected.
 
-    `leader` says whether this process is the one that refreshes and validates tokens.
+    `leader` says whether this process is the one that refreshes and validates tokens;
+    `supervisor` keeps the background loops of the cogs running.
     """
 
     settings: Settings
@@ -63,6 +66,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     refresher: RefreshService
     accounts: AccountService
     leader: LeaderLock
+    supervisor: Supervisor
 
     def __init__(
         self,
@@ -72,6 +76,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         refresher: RefreshService,
         accounts: AccountService,
         leader: LeaderLock,
+        supervisor: Supervisor,
     ) -> None:
         super().__init__(
             shard_count=settings.shard_count,
@@ -87,6 +92,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         self.refresher = refresher
         self.accounts = accounts
         self.leader = leader
+        self.supervisor = supervisor
 
     async def setup_hook(self) -> None:
         """Load every cog (a cog that fails to load stops the bot) and sync the commands."""
@@ -94,6 +100,19 @@ class StreamStatsBot(commands.AutoShardedBot):
             await self.load_extension(extension)
         if self.settings.syncs_commands:
             await self.sync_commands()
+
+    async def as_refresher(self, what: str, job: Callable[[], Awaitable[object]]) -> None:
+        """One run of a loop that only the refresher process does; it never raises.
+
+        Whatever fails (the lock, the job) is logged and the loop tries again at its next run.
+        """
+        try:
+            if await self.leader.acquire():
+                await job()
+            else:
+                log.debug("another process holds the refresh lock; it does the %s", what)
+        except Exception:
+            log.exception("the %s failed; trying again at the next run", what)
 
     async def sync_commands(self) -> None:
         """Publish the slash commands: instantly to one guild if configured, else globally."""

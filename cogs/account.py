@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOOP = "token validation"
+
 LINK_HELP = (
     "Press the button to link your Twitch account. The link is yours alone: it works once, "
     "within 10 minutes. The session it starts lasts one hour."
@@ -35,20 +37,16 @@ class AccountCog(commands.Cog):
     async def cog_load(self) -> None:
         """Listen for finished links; validate stored tokens now and every hour."""
         self.bot.accounts.on_link(self.tell_user_linked)
-        self.validate_linked_tokens.start()
+        self.bot.supervisor.start(LOOP, self.validate_linked_tokens)
 
     async def cog_unload(self) -> None:
         """Stop the validation loop."""
-        self.validate_linked_tokens.cancel()
+        await self.bot.supervisor.stop(LOOP)
 
     @tasks.loop(hours=1)
     async def validate_linked_tokens(self) -> None:
         """Twitch requires apps that keep user tokens to validate them at start-up and hourly."""
-        try:
-            if await self.bot.leader.acquire():
-                await self.bot.accounts.validate_linked_tokens()
-        except Exception:
-            log.exception("token validation failed; trying again in an hour")
+        await self.bot.as_refresher("token validation", self.bot.accounts.validate_linked_tokens)
 
     async def tell_user_linked(self, result: LinkResult) -> None:
         """Say in Discord that the link worked: under /login if still possible, else by DM."""

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOOP = "refresh"  # the supervisor's name for the refresh loop (also read by /healthz)
+
 
 class RefreshCog(commands.Cog):
     """Keeps the top live streams in the database."""
@@ -27,19 +29,16 @@ class RefreshCog(commands.Cog):
     async def cog_load(self) -> None:
         """Start the loop at the configured interval; its first run is immediate."""
         self.refresh_top_streams.change_interval(minutes=self.bot.settings.refresh_minutes)
-        self.refresh_top_streams.start()
+        self.bot.supervisor.start(LOOP, self.refresh_top_streams)
 
     async def cog_unload(self) -> None:
         """Stop the loop; a refresh in progress is cancelled and its transaction rolled back."""
-        self.refresh_top_streams.cancel()
+        await self.bot.supervisor.stop(LOOP)
 
     @tasks.loop(minutes=15)
     async def refresh_top_streams(self) -> None:
-        """Replace the snapshot, if this process is the refresher (the service never raises)."""
-        if await self.bot.leader.acquire():
-            await self.bot.refresher.refresh()
-        else:
-            log.debug("another process holds the refresh lock; it refreshes")
+        """Replace the snapshot, if this process is the refresher."""
+        await self.bot.as_refresher("refresh", self.bot.refresher.refresh)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:
@@ -57,11 +56,6 @@ class RefreshCog(commands.Cog):
             refresh_minutes=self.bot.settings.refresh_minutes,
         )
         await interaction.response.send_message(embed=embed)
-
-    @refresh_top_streams.error
-    async def log_loop_error(self, error: BaseException) -> None:
-        """Last resort, should the service ever let an error escape: say so in the log."""
-        log.critical("the refresh loop stopped; restart the bot", exc_info=error)
 
 
 async def setup(bot: StreamStatsBot) -> None:

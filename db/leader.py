@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 ADVISORY_KEY = 0x5354_5354  # "STST": one fixed key per database
 SCHEMA_KEY = ADVISORY_KEY + 1
 CONNECT_TIMEOUT = 5.0
+QUERY_TIMEOUT = 5.0  # a lock query that hangs must not hold up the loop that asked
+# Whatever talking to PostgreSQL about the lock can raise: none of it may escape `acquire`.
+LOCK_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class LeaderLock(Protocol):
@@ -89,23 +92,30 @@ class PostgresLeaderLock:
             return await self._acquire()
 
     async def _acquire(self) -> bool:
+        """True if we hold the lock; any failure on the way means "not the refresher this time"."""
         if self._connection is not None:
             try:
-                await self._connection.fetchval("SELECT 1")
+                await self._connection.fetchval("SELECT 1", timeout=QUERY_TIMEOUT)
                 return True
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            except LOCK_ERRORS:
                 log.warning("lost the connection that held the refresh lock")
                 await self._drop()
+        connection: asyncpg.Connection | None = None
         try:
             connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as error:
-            log.warning("cannot reach PostgreSQL to take the refresh lock: %r", error)
+            taken = await connection.fetchval(
+                "SELECT pg_try_advisory_lock($1)", ADVISORY_KEY, timeout=QUERY_TIMEOUT
+            )
+        except LOCK_ERRORS as error:
+            log.warning("cannot take the refresh lock: %s: %s", type(error).__name__, error)
+            if connection is not None:
+                connection.terminate()
             return False
-        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY):
+        if taken:
             self._connection = connection
             log.info("this process now refreshes (it holds the refresh lock)")
             return True
-        await connection.close()
+        connection.terminate()
         return False
 
     async def release(self) -> None:
@@ -134,10 +144,14 @@ class FileLeaderLock:
         """True while we hold the lock."""
         if self._fd is not None:
             return True
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            log.warning("cannot open the refresh lock file %s: %s", self._path, error)
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError:  # BlockingIOError: another process holds it
             os.close(fd)
             return False
         self._fd = fd

@@ -59,6 +59,8 @@ RULES: dict[str, Rule] = {
         may=("bot.crypto", "bot.errors", "bot.tokens", "bot.twitch_oauth", "db"),
         never=("discord", "aiohttp"),
     ),
+    # background loops: supervised without knowing discord (web_callback reads their status)
+    "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
     # web UI: HTML pages for web_callback
     "bot.pages": Rule(never=("discord", "db", "bot.*")),
     # Discord UI
@@ -71,7 +73,7 @@ RULES: dict[str, Rule] = {
     "bot.client": Rule(
         type_only=("db.leader",),
         may=(
-            *("bot.accounts", "bot.cache", "bot.refresh", "bot.config"),
+            *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
             *("bot.embeds", "bot.paginator", "bot.views", "bot.stats", "bot.streams"),
             "bot.errors",
         ),

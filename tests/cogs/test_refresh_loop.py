@@ -1,15 +1,22 @@
-"""The refresh loop: first run at start-up, then every REFRESH_MINUTES, surviving failures."""
+"""The refresh loop: first run at start-up, then every REFRESH_MINUTES, surviving every failure."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+
+from discord.ext import tasks
 
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
 from bot.refresh import RefreshService
-from cogs.refresh import RefreshCog
+from bot.supervisor import Supervisor
+from cogs.refresh import LOOP, RefreshCog
 from db import queries
-from db.leader import AlwaysLeader
+from db.leader import AlwaysLeader, LeaderLock, PostgresLeaderLock
+from tests.conftest import service_url
+from tests.db.test_leader import server_of
+from tests.fakes.proxy import Proxy
 
 ENV = {
     "DISCORD_TOKEN": "token",
@@ -26,17 +33,32 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_loop_runs_at_start_up_and_survives_a_failed_run(
-    database, twitch, fake_twitch, stats, accounts
-):
-    refresher = RefreshService(twitch, stats, top_streams=100)
-    bot = StreamStatsBot(
+def make_bot(refresher, stats, accounts, leader: LeaderLock) -> StreamStatsBot:
+    return StreamStatsBot(
         settings=settings_from_env(ENV),
         stats=stats,
         refresher=refresher,
         accounts=accounts,
-        leader=AlwaysLeader(),
+        leader=leader,
+        supervisor=Supervisor(restart_delay=0.05),
     )
+
+
+async def snapshots_after(snapshot_id: int, count: int) -> None:
+    """Wait until `count` more snapshots were committed after `snapshot_id`."""
+
+    async def enough() -> bool:
+        latest = await queries.latest_snapshot()
+        return latest is not None and latest.id >= snapshot_id + count
+
+    await wait_for(enough)
+
+
+async def test_loop_runs_at_start_up_and_survives_a_failed_run(
+    database, twitch, fake_twitch, stats, accounts
+):
+    refresher = RefreshService(twitch, stats, top_streams=100)
+    bot = make_bot(refresher, stats, accounts, AlwaysLeader())
     fake_twitch.fail_next(*[503] * 4)  # the first run exhausts its retries and fails
     cog = RefreshCog(bot)
     async with bot:  # set up, never connected: the loop needs no Discord
@@ -53,14 +75,109 @@ async def test_loop_runs_at_start_up_and_survives_a_failed_run(
             return await queries.latest_snapshot() is not None
 
         await wait_for(snapshot_taken)
-        assert cog.refresh_top_streams.is_running()
+        assert bot.supervisor.status(LOOP).running
         assert cog.refresh_top_streams.minutes == 0.01
-        first = await queries.latest_snapshot()
-
-        async def refreshed_again() -> bool:
-            latest = await queries.latest_snapshot()
-            return latest.id > first.id
-
-        await wait_for(refreshed_again)
-        await bot.remove_cog(cog.qualified_name)
+        await snapshots_after((await queries.latest_snapshot()).id, 1)
+        await bot.remove_cog(cog.qualified_name)  # awaits the loop's end
+    assert not bot.supervisor.status(LOOP).running
     assert not cog.refresh_top_streams.is_running()
+
+
+async def test_the_loop_keeps_refreshing_when_the_lock_connection_dies_twice(
+    postgres_database, twitch, stats, accounts
+):
+    """The holder's backend is killed, then the next connection dies as it asks for the lock
+    (InterfaceError inside the lock): that run is skipped and the next ones refresh again."""
+    url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    async with Proxy(*server_of(url)) as proxy:
+        leader = PostgresLeaderLock(proxy.url_for(url))
+        bot = make_bot(RefreshService(twitch, stats, top_streams=100), stats, accounts, leader)
+        async with bot:
+            await bot.add_cog(RefreshCog(bot))
+            await snapshots_after(0, 1)
+            before = (await queries.latest_snapshot()).id
+
+            proxy.cut_all()
+            proxy.cut_next_sending(b"pg_try_advisory_lock")
+
+            await snapshots_after(before, 3)
+            assert proxy.cuts == 1
+            status = bot.supervisor.status(LOOP)
+            assert status.running and status.restarts == 0
+            assert leader.held
+            await bot.remove_cog("RefreshCog")
+        await leader.release()
+
+
+class ExplodingLeader:
+    """A lock whose every question fails with an error nobody planned for."""
+
+    held = False
+    asked = 0
+
+    async def acquire(self) -> bool:
+        self.asked += 1
+        raise RuntimeError("an error of a kind nobody planned for")
+
+    async def release(self) -> None:
+        """Nothing held."""
+
+
+async def test_no_exception_from_a_run_ends_the_loop(database, twitch, stats, accounts, caplog):
+    leader = ExplodingLeader()
+    bot = make_bot(RefreshService(twitch, stats, top_streams=100), stats, accounts, leader)
+    async with bot:
+        await bot.add_cog(RefreshCog(bot))
+
+        async def asked_three_times() -> bool:
+            return leader.asked >= 3
+
+        await wait_for(asked_three_times)
+        status = bot.supervisor.status(LOOP)
+        assert status.running and status.restarts == 0
+        await bot.remove_cog("RefreshCog")
+    assert "the refresh failed; trying again at the next run" in caplog.text
+
+
+async def test_a_loop_that_ends_anyway_is_restarted_and_logged(caplog):
+    runs = 0
+
+    @tasks.loop(seconds=0.01)
+    async def fragile() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 2:
+            raise KeyError("escaped the loop body")  # tasks.loop ends on this for good
+
+    supervisor = Supervisor(restart_delay=0.05)
+    with caplog.at_level(logging.ERROR, logger="bot.supervisor"):
+        supervisor.start("fragile", fragile)
+
+        async def ran_again() -> bool:
+            return runs >= 5
+
+        await wait_for(ran_again)
+    status = supervisor.status("fragile")
+    assert status.running and status.restarts == 1
+    assert "the fragile loop stopped unexpectedly; restarting it" in caplog.text
+    await supervisor.stop("fragile")
+    assert not supervisor.status("fragile").running
+    assert not fragile.is_running()
+
+
+async def test_a_loop_stopped_while_waiting_to_restart_stays_stopped():
+    @tasks.loop(seconds=0.01)
+    async def failing() -> None:
+        raise KeyError("always")
+
+    supervisor = Supervisor(restart_delay=0.5)
+    supervisor.start("failing", failing)
+
+    async def waiting_to_restart() -> bool:
+        return supervisor.status("failing").restarts == 1 and not failing.is_running()
+
+    await wait_for(waiting_to_restart)
+    await supervisor.stop("failing")
+    await asyncio.sleep(0.8)  # well past the restart delay
+    assert not failing.is_running()
+    assert supervisor.status("failing").restarts == 1

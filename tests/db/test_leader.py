@@ -10,6 +10,12 @@ import asyncpg
 from db import close_database, open_database
 from db.leader import FileLeaderLock, PostgresLeaderLock, leader_lock
 from tests.conftest import service_url
+from tests.fakes.proxy import Proxy
+
+
+def server_of(url: str) -> tuple[str, int]:
+    host, _, port = url.split("@")[-1].split("/")[0].partition(":")
+    return host, int(port or 5432)
 
 
 async def test_a_file_lock_is_held_by_one_holder_at_a_time(tmp_path):
@@ -63,6 +69,36 @@ async def test_one_process_asking_twice_at_once_gets_the_lock_once():
         await lock.release()
 
 
+async def test_losing_the_lock_connection_twice_in_a_row_means_not_the_refresher_this_time():
+    """The holder's backend is killed, then the next connection dies as it asks for the lock:
+    the lock answers "not held" instead of raising, and takes the lock once PostgreSQL is back."""
+    url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    async with Proxy(*server_of(url)) as proxy:
+        lock = PostgresLeaderLock(proxy.url_for(url))
+        try:
+            assert await lock.acquire()
+
+            proxy.cut_all()
+            proxy.cut_next_sending(b"pg_try_advisory_lock")
+
+            assert await lock.acquire() is False
+            assert not lock.held
+            assert proxy.cuts == 1
+            async with asyncio.timeout(5):  # the killed backend lets go of the lock a moment later
+                while not await lock.acquire():
+                    await asyncio.sleep(0.05)
+            assert lock.held
+        finally:
+            await lock.release()
+
+
+async def test_an_unwritable_lock_file_means_not_the_refresher(tmp_path):
+    lock = FileLeaderLock(tmp_path / "missing-folder" / "db.leader")
+
+    assert await lock.acquire() is False
+    assert not lock.held
+
+
 async def test_processes_starting_together_create_the_schema_without_tripping_up():
     url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
     name = f"streamstats_start_{secrets.token_hex(4)}"
@@ -77,6 +113,16 @@ async def test_processes_starting_together_create_the_schema_without_tripping_up
 
     try:
         await asyncio.gather(*(asyncio.create_task(start_process()) for _ in range(6)))
+        check = await asyncpg.connect(database)
+        applied = await check.fetch("SELECT name FROM tortoise_migrations ORDER BY name")
+        tables = await check.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'snapshots'"
+        )
+        await check.close()
+        names = [row["name"] for row in applied]
+        assert names == sorted(set(names))  # every migration applied exactly once
+        assert names[:2] == ["0001_initial", "0002_snapshot_tops"]
+        assert tables == 1
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
