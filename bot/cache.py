@@ -5,6 +5,10 @@ rows and results are stored under keys that carry their snapshot id, so a reader
 two snapshots. The refresh calls `snapshot_committed` only after its transaction commits: it
 drops the old keys and moves the pointer, so the engines never disagree for longer than that.
 
+Values are stored as JSON and read back into the type their key holds, with every field
+checked: any program that can write to Redis can put bytes under our keys, so a value is data,
+never code (no pickle), and one that does not decode is a miss, answered from the database.
+
 The cache is an accelerator, never a dependency: when Redis is down, answers are computed from
 the database. When the database is down, callers get `ServiceUnavailable`.
 """
@@ -13,15 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+import msgspec
 import redis.exceptions
 from aiocache import Cache
 from aiocache.base import BaseCache
-from aiocache.serializers import PickleSerializer
+from aiocache.serializers import BaseSerializer
 
 from bot import stats
 from bot.errors import NoDataYet, UserFacingError
@@ -43,16 +50,62 @@ CACHE_ERRORS = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
 WARN_EVERY = 60.0  # seconds between two "cache unavailable" warnings
 
 
-def open_cache(url: str) -> BaseCache:
-    """An aiocache cache for `memory://` or `redis://host:port/db`.
+class JsonSerializer(BaseSerializer):
+    """Values as JSON bytes (msgspec); reads are decoded by the caller into the key's type."""
 
-    Memory values are kept by reference (our values are immutable); Redis needs them pickled.
-    """
+    DEFAULT_ENCODING = None  # bytes in, bytes out: Redis hands back exactly what was stored
+
+    def dumps(self, value: object) -> bytes:
+        """Encode dataclasses, tuples, numbers, strings and aware datetimes as JSON."""
+        return msgspec.json.encode(value)
+
+    def loads(self, value: bytes | None) -> object:
+        """Untyped JSON (the service always reads through a typed reader instead)."""
+        return None if value is None else msgspec.json.decode(value)
+
+
+Reader = Callable[[bytes | None], Any]
+
+
+def _reader(kind: Any) -> Reader:
+    """A loads function that accepts only a well-formed `kind` (datetimes with a time zone)."""
+    decoder = msgspec.json.Decoder(kind)
+
+    def loads(raw: bytes | None) -> Any:
+        if raw is None:
+            return None
+        value = decoder.decode(raw)
+        if not _aware(value):
+            raise msgspec.ValidationError("a datetime without a time zone")
+        return value
+
+    return loads
+
+
+def _aware(value: object) -> bool:
+    """True if every datetime inside `value` (dataclasses and tuples of them) has a time zone."""
+    if isinstance(value, datetime):
+        return value.tzinfo is not None
+    if isinstance(value, tuple):
+        return all(_aware(item) for item in value)
+    if dataclasses.is_dataclass(value):
+        return all(_aware(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return True
+
+
+POINTER = _reader(SnapshotInfo)
+STREAMS = _reader(AsOf[tuple[Stream, ...]])
+SUMMARY = _reader(AsOf[StreamSummary])
+GAMES = _reader(AsOf[tuple[GameStat, ...]])
+
+
+def open_cache(url: str) -> BaseCache:
+    """An aiocache cache for `memory://` or `redis://host:port/db`, storing JSON."""
     cache = Cache.from_url(url)
     cache.namespace = NAMESPACE
     cache.timeout = CACHE_TIMEOUT
-    if url.startswith("redis"):
-        cache.serializer = PickleSerializer()
+    cache.serializer = JsonSerializer()
+    cache.ttl = DATA_TTL  # no key lives forever, even one written without a TTL of its own
     return cache
 
 
@@ -67,19 +120,33 @@ class StatsService:
         """Release the cache's connections."""
         await self._cache.close()
 
+    def _warn(self, error: BaseException) -> None:
+        if time.monotonic() - self._last_cache_warning >= WARN_EVERY:
+            self._last_cache_warning = time.monotonic()
+            log.warning("cache unavailable (%r); answering from the database", error)
+
+    async def _get(self, key: str, reader: Reader) -> Any:
+        """A cached value of the key's type, or None: missing, cache unavailable, or undecodable."""
+        try:
+            return await self._cache.get(key, loads_fn=reader)
+        except CACHE_ERRORS as error:
+            self._warn(error)
+        except msgspec.DecodeError as error:
+            log.warning("cache key %r holds a value we cannot read (%s); dropping it", key, error)
+            await self._cached("delete", key)
+        return None
+
     async def _cached(self, operation: str, *args: Any, **kwargs: Any) -> Any:
-        """A cache call that degrades to a miss (None) when the cache is unavailable."""
+        """A cache write that degrades to nothing (None) when the cache is unavailable."""
         try:
             return await getattr(self._cache, operation)(*args, **kwargs)
         except CACHE_ERRORS as error:
-            if time.monotonic() - self._last_cache_warning >= WARN_EVERY:
-                self._last_cache_warning = time.monotonic()
-                log.warning("cache unavailable (%r); answering from the database", error)
+            self._warn(error)
             return None
 
     async def snapshot(self) -> SnapshotInfo | None:
         """The current snapshot, or None before the first refresh."""
-        pointer: SnapshotInfo | None = await self._cached("get", POINTER_KEY)
+        pointer: SnapshotInfo | None = await self._get(POINTER_KEY, POINTER)
         if pointer is None:
             pointer = await guarded(queries.latest_snapshot())
             if pointer is not None:
@@ -98,7 +165,7 @@ class StatsService:
         pointer = await self.snapshot()
         if pointer is None:
             raise NoDataYet
-        cached: AsOf[tuple[Stream, ...]] | None = await self._cached("get", f"rows:{pointer.id}")
+        cached: AsOf[tuple[Stream, ...]] | None = await self._get(f"rows:{pointer.id}", STREAMS)
         if cached is not None:
             return cached
         loaded = await guarded(queries.load_streams())
@@ -111,13 +178,13 @@ class StatsService:
         """Median, odd/even and duplicate figures over all streams."""
         if source == "database":
             return _present(await guarded(queries.stream_summary()))
-        return await self._memory_result("summary", stats.stream_summary)
+        return await self._memory_result("summary", SUMMARY, stats.stream_summary)
 
     async def game_stats(self, source: Source = "memory") -> AsOf[tuple[GameStat, ...]]:
         """Per game: highest viewer count and number of streams."""
         if source == "database":
             return _present(await guarded(queries.game_stats()))
-        return await self._memory_result("games", stats.game_stats)
+        return await self._memory_result("games", GAMES, stats.game_stats)
 
     async def top_streams(
         self, order: Order = "desc", source: Source = "memory"
@@ -126,13 +193,13 @@ class StatsService:
         if source == "database":
             return _present(await guarded(queries.top_streams(order)))
         return await self._memory_result(
-            f"top-{order}", lambda rows: stats.top_streams(rows, order)
+            f"top-{order}", STREAMS, lambda rows: stats.top_streams(rows, order)
         )  # cached under the key `top_streams_of` reads: pages turn without the database
 
     async def top_streams_of(self, snapshot_id: int, order: Order) -> AsOf[tuple[Stream, ...]]:
         """The top 100 of a given (recent) snapshot: what an earlier /top page showed."""
         key = f"top-{order}:{snapshot_id}"
-        cached: AsOf[tuple[Stream, ...]] | None = await self._cached("get", key)
+        cached: AsOf[tuple[Stream, ...]] | None = await self._get(key, STREAMS)
         if cached is not None:
             return cached
         stored = await guarded(queries.snapshot_top(snapshot_id, order))
@@ -144,11 +211,11 @@ class StatsService:
         return stored
 
     async def _memory_result(
-        self, name: str, compute: Callable[[tuple[Stream, ...]], T]
+        self, name: str, reader: Reader, compute: Callable[[tuple[Stream, ...]], T]
     ) -> AsOf[T]:
         pointer = await self.snapshot()
         if pointer is not None:
-            cached: AsOf[T] | None = await self._cached("get", f"{name}:{pointer.id}")
+            cached: AsOf[T] | None = await self._get(f"{name}:{pointer.id}", reader)
             if cached is not None:
                 return cached
         rows = await self.rows()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import redis.asyncio
 from aiocache import SimpleMemoryCache
+from aiocache.backends.redis import RedisCache
 from tortoise import connections
 
-from bot.cache import NAMESPACE, StatsService, open_cache
+from bot.cache import NAMESPACE, POINTER, JsonSerializer, StatsService, open_cache
 from bot.errors import NoDataYet, ServiceUnavailable, UserFacingError
 from bot.stats import SnapshotInfo
 from bot.twitch import parse_stream
@@ -141,7 +145,7 @@ class RacingCache(SimpleMemoryCache):
     async def _get(self, key, encoding="utf-8", _conn=None):
         value = await super()._get(key, encoding=encoding, _conn=_conn)
         if key.endswith("snapshot") and value is None and self.newer is not None:
-            await super()._set(key, self.newer)  # the refresh wins the race
+            await super()._set(key, JsonSerializer().dumps(self.newer))  # the refresh wins
             self.newer = None
         return value
 
@@ -154,7 +158,7 @@ async def test_a_reader_racing_a_refresh_does_not_fail_or_overwrite_its_pointer(
     reader = StatsService(cache)
 
     assert await reader.snapshot() == older  # what it read from the database
-    assert await cache.get("snapshot") == newer  # its late `add` did not overwrite the refresh
+    assert await cache.get("snapshot", loads_fn=POINTER) == newer  # its late `add` lost
 
 
 async def test_the_top_of_an_earlier_snapshot_stays_readable(service):
@@ -168,3 +172,94 @@ async def test_the_top_of_an_earlier_snapshot_stays_readable(service):
     assert (await service.top_streams_of(first.id, "asc")).value == tuple(reversed(first_top.value))
     with pytest.raises(UserFacingError, match="no longer kept"):
         await service.top_streams_of(first.id + 1000, "desc")
+
+
+class Marker:
+    """A pickle that, once loaded, creates a file: the proof that loading ran our code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+async def write_foreign(cache, key: str, raw: bytes) -> None:
+    """Bytes under one of our keys, put there by another program (no TTL, no serializer)."""
+    full_key = cache.build_key(key)
+    if isinstance(cache, RedisCache):
+        client = redis.asyncio.Redis(host=cache.endpoint, port=cache.port, db=cache.db)
+        await client.set(full_key, raw)
+        await client.aclose()
+    else:
+        await cache._set(full_key, raw)
+
+
+async def ttl_of(cache, key: str) -> float | None:
+    """Seconds left on a key (None: it never expires)."""
+    if isinstance(cache, RedisCache):
+        client = redis.asyncio.Redis(host=cache.endpoint, port=cache.port, db=cache.db)
+        seconds = await client.ttl(cache.build_key(key))
+        await client.aclose()
+        return None if seconds < 0 else seconds
+    handle = cache._handlers.get(cache.build_key(key))
+    return None if handle is None else handle.when()
+
+
+FOREIGN_VALUES = [
+    b"\x80\x04not json at all",
+    b"[1, 2, 3]",
+    b'{"id": "one", "taken_at": "yesterday", "stream_count": -1}',
+    b'{"id": 1, "taken_at": "2026-11-30T12:00:00", "stream_count": 3}',  # no time zone
+    b"",
+]
+
+
+@pytest.mark.parametrize("raw", FOREIGN_VALUES, ids=["binary", "list", "types", "naive", "empty"])
+async def test_foreign_bytes_under_the_pointer_are_a_miss(service, cache, raw, caplog):
+    snapshot = await commit(service, seed=7)
+    await write_foreign(cache, "snapshot", raw)
+
+    assert await service.snapshot() == snapshot
+    summary = await service.stream_summary("memory")
+    assert summary == await service.stream_summary("database")
+    assert summary.snapshot == snapshot
+    assert "holds a value we cannot read" in caplog.text
+    assert await ttl_of(cache, "snapshot") is not None  # replaced by ours, which expires
+
+
+async def test_foreign_bytes_under_a_result_are_a_miss(service, cache):
+    snapshot = await commit(service, seed=8)
+    for key in (f"summary:{snapshot.id}", f"games:{snapshot.id}", f"rows:{snapshot.id}"):
+        await write_foreign(cache, key, b'{"snapshot": {"id": 1}, "value": "not figures"}')
+    await write_foreign(cache, f"top-desc:{snapshot.id}", b"\x00" * 10)
+
+    assert await service.stream_summary("memory") == await service.stream_summary("database")
+    assert await service.game_stats("memory") == await service.game_stats("database")
+    assert await service.top_streams("desc", "memory") == await service.top_streams(
+        "desc", "database"
+    )
+
+
+async def test_a_crafted_pickle_in_the_cache_runs_nothing(service, cache, tmp_path):
+    snapshot = await commit(service, seed=9)
+    proof = tmp_path / "pickle-ran"
+    await write_foreign(cache, "snapshot", pickle.dumps(Marker(proof)))
+
+    assert await service.snapshot() == snapshot
+    assert (await service.game_stats("memory")).snapshot == snapshot
+    assert not proof.exists()
+
+
+async def test_every_key_the_service_writes_expires(service, cache):
+    snapshot = await commit(service, seed=10)
+    await service.stream_summary("memory")
+    await service.game_stats("memory")
+    await service.top_streams("asc", "memory")
+    await service.top_streams_of(snapshot.id, "desc")
+
+    keys = ["snapshot", f"rows:{snapshot.id}", f"summary:{snapshot.id}", f"games:{snapshot.id}"]
+    keys += [f"top-asc:{snapshot.id}", f"top-desc:{snapshot.id}"]
+    for key in keys:
+        assert await cache.exists(key), key
+        assert await ttl_of(cache, key) is not None, key
