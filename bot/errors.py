@@ -33,15 +33,25 @@ class NoDataYet(UserFacingError):
 
 
 class TwitchError(StreamStatsError):
-    """Base class of Twitch client failures; the message never contains a credential."""
+    """Base class of Twitch client failures; the message never contains a credential.
+
+    The message has the details for the log; `public` says what failed in plain words, for
+    places anyone can read (/status, /healthz).
+    """
+
+    public = "Twitch did not answer properly"
 
 
 class TwitchUnavailable(TwitchError):
     """Twitch did not answer usefully: 5xx, timeout or connection error (retried, then raised)."""
 
+    public = "Twitch did not answer"
+
 
 class TwitchRateLimited(TwitchUnavailable):
     """Twitch answered 429; `reset_at` is the Unix time when the bucket refills."""
+
+    public = "Twitch kept refusing requests for going too fast (rate limit)"
 
     def __init__(self, message: str, reset_at: float | None) -> None:
         super().__init__(message)
@@ -51,13 +61,19 @@ class TwitchRateLimited(TwitchUnavailable):
 class TwitchAuthError(TwitchError):
     """Twitch refused our credentials (token request failed, or 401 after a fresh token)."""
 
+    public = "Twitch refused the app credentials"
+
 
 class TwitchRequestError(TwitchError):
     """Twitch rejected a request as invalid (4xx other than 401 and 429)."""
 
+    public = "Twitch rejected a request"
+
 
 class TwitchPayloadError(TwitchError):
     """Twitch answered with malformed JSON or a shape we do not understand."""
+
+    public = "Twitch sent data that could not be read"
 
 
 class InvalidToken(StreamStatsError):

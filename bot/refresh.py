@@ -17,10 +17,15 @@ from db import DATABASE_ERRORS, guarded, queries
 
 log = logging.getLogger(__name__)
 
+# What a failed run says in public (/status, /healthz); the details go to the log only.
+NO_STREAMS = "Twitch returned no live streams"
+DATABASE_DOWN = "the database was unreachable or failing"
+UNEXPECTED = "an unexpected error (the details are in the bot's log)"
+
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What one refresh run did; `error` says why it failed (None on success)."""
+    """What one refresh run did; `error` says in plain words why it failed (None on success)."""
 
     finished_at: datetime
     duration: float
@@ -72,10 +77,13 @@ class RefreshService:
                 outcome = await self._refresh(started)
             except TwitchError as error:
                 log.error("refresh failed, keeping the previous snapshot: %s", error)
-                outcome = self._failed(started, f"Twitch: {error}")
-            except Exception as error:
+                outcome = self._failed(started, error.public)
+            except DATABASE_ERRORS:
+                log.exception("refresh failed (database), keeping the previous snapshot")
+                outcome = self._failed(started, DATABASE_DOWN)
+            except Exception:
                 log.exception("refresh failed, keeping the previous snapshot")
-                outcome = self._failed(started, f"{type(error).__name__}: {error}")
+                outcome = self._failed(started, UNEXPECTED)
             self.last_outcome = outcome
             await self._record(outcome)
             return outcome
@@ -96,7 +104,7 @@ class RefreshService:
     async def _refresh(self, started: float) -> RefreshOutcome:
         fetched = await self._twitch.fetch_top_streams(self._top_streams)
         if not fetched.streams:
-            return self._failed(started, "Twitch returned no live streams", log_it=True)
+            return self._failed(started, NO_STREAMS, log_it=True)
         streams = list(fetched.streams)
         self._rng.shuffle(streams)  # the specification asks for the rows in random order
         snapshot = await queries.replace_snapshot(
