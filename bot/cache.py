@@ -115,6 +115,10 @@ class StatsService:
     def __init__(self, cache: BaseCache) -> None:
         self._cache = cache
         self._last_cache_warning = -WARN_EVERY
+        # The memory engine's results for one snapshot, decoded, in this process: results of
+        # a snapshot never change, so repeated answers skip the cache round trip and decoding.
+        self._results_of = 0
+        self._results: dict[str, Any] = {}
 
     async def close(self) -> None:
         """Release the cache's connections."""
@@ -157,6 +161,7 @@ class StatsService:
 
     async def snapshot_committed(self, snapshot: SnapshotInfo) -> None:
         """Forget everything cached for older snapshots and point readers at `snapshot`."""
+        self._local(snapshot.id)
         await self._cached("clear", namespace=NAMESPACE)
         await self._cached("set", POINTER_KEY, snapshot, ttl=POINTER_TTL)
 
@@ -210,17 +215,28 @@ class StatsService:
         await self._cached("set", key, stored, ttl=DATA_TTL)
         return stored
 
+    def _local(self, snapshot_id: int) -> dict[str, Any]:
+        """Decoded results of `snapshot_id` held by this process (older snapshots are dropped)."""
+        if snapshot_id != self._results_of:
+            self._results_of, self._results = snapshot_id, {}
+        return self._results
+
     async def _memory_result(
         self, name: str, reader: Reader, compute: Callable[[tuple[Stream, ...]], T]
     ) -> AsOf[T]:
         pointer = await self.snapshot()
         if pointer is not None:
+            local = self._local(pointer.id)
+            if name in local:
+                return local[name]
             cached: AsOf[T] | None = await self._get(f"{name}:{pointer.id}", reader)
             if cached is not None:
+                local[name] = cached
                 return cached
         rows = await self.rows()
         result = AsOf(rows.snapshot, compute(rows.value))
         await self._cached("set", f"{name}:{rows.snapshot.id}", result, ttl=DATA_TTL)
+        self._local(rows.snapshot.id)[name] = result
         return result
 
 

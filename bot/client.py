@@ -15,8 +15,9 @@ from bot.cache import StatsService
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
+from bot.replies import APOLOGY, reply_privately
 from bot.supervisor import Supervisor
-from bot.views import APOLOGY, login_view, reply_privately
+from bot.views import login_view
 
 if TYPE_CHECKING:
     from db.leader import LeaderLock

@@ -12,15 +12,16 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import discord
 
 from bot import embeds
 from bot.errors import UserFacingError
+from bot.replies import APOLOGY, answer, reply_privately
 from bot.stats import AsOf, Order
 from bot.streams import Stream
-from bot.views import APOLOGY, reply_privately
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +65,29 @@ class Paginator(discord.ui.View):
         self._update_buttons()
 
     async def send(self, interaction: discord.Interaction) -> None:
-        """Show the first page as the reply to `interaction` (deferred or not)."""
+        """Show the first page as the answer to `interaction` (deferred or not), in one call."""
         self._interaction = interaction
         view = self if len(self.pages) > 1 else discord.utils.MISSING
         if interaction.response.is_done():
-            message = await interaction.followup.send(embed=self.pages[self.page], view=view)
+            message = await interaction.followup.send(
+                embed=self.pages[self.page], view=view, wait=True
+            )
+            message_id: int | None = message.id
         else:
-            await interaction.response.send_message(embed=self.pages[self.page], view=view)
-            message = await interaction.original_response()
+            sent = await interaction.response.send_message(embed=self.pages[self.page], view=view)
+            message_id = sent.message_id
         if len(self.pages) <= 1:
             self.stop()
-        else:
-            self._hold(message.id)
+        elif message_id is not None:
+            self._hold(message_id)
 
     async def resume(self, interaction: discord.Interaction) -> None:
         """Take over a message shown by an earlier paginator (another process, before a restart)."""
         self._interaction = interaction
-        await interaction.response.edit_message(embed=self.pages[self.page], view=self)
+        if interaction.response.is_done():  # deferred while the pages were rebuilt
+            await interaction.edit_original_response(embed=self.pages[self.page], view=self)
+        else:
+            await interaction.response.edit_message(embed=self.pages[self.page], view=self)
         if interaction.message is not None:
             self._hold(interaction.message.id)
 
@@ -185,6 +192,17 @@ def top_paginator(
     )
 
 
+@dataclass(frozen=True)
+class TakeOver:
+    """The answer to a press on a restored page: the rebuilt pager edits the pressed message."""
+
+    pager: Paginator
+
+    async def send(self, interaction: discord.Interaction) -> None:
+        """Edit the message the button is on (deferred or not)."""
+        await self.pager.resume(interaction)
+
+
 class RestoredTopPage(discord.ui.DynamicItem[discord.ui.Button], template=TOP_TEMPLATE):
     """A press on a /top button that no live paginator of this process holds."""
 
@@ -228,7 +246,8 @@ class RestoredTopPage(discord.ui.DynamicItem[discord.ui.Button], template=TOP_TE
             await self._expire(interaction)
             return
         bot: Any = interaction.client
-        try:
+
+        async def work() -> TakeOver:
             result = await bot.stats.top_streams_of(self.snapshot_id, self.order)
             pager = top_paginator(
                 result,
@@ -238,7 +257,10 @@ class RestoredTopPage(discord.ui.DynamicItem[discord.ui.Button], template=TOP_TE
                 timeout=bot.settings.view_timeout,
                 page=self.page,
             )
-            await pager.resume(interaction)
+            return TakeOver(pager)
+
+        try:
+            await answer(interaction, work)
         except UserFacingError as error:
             await reply_privately(interaction, error.user_message)
         except Exception:

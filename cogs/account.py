@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.accounts import LinkResult
+from bot.replies import Reply, Sendable, answer
 from bot.views import login_view
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOOP = "token validation"
+NO_LINK = "You have no active link. Use /login to link your Twitch account."
+UNLINKED = "Unlinked. Your Twitch token was revoked and deleted; your session ended."
 
 LINK_HELP = (
     "Press the button to link your Twitch account. The link is yours alone: it works once, "
@@ -74,29 +77,33 @@ class AccountCog(commands.Cog):
     @app_commands.command(name="whoami")
     async def whoami(self, interaction: Interaction) -> None:
         """Show your linked Twitch account and when your session ends."""
-        found = await self.bot.accounts.session(str(interaction.user.id))
-        if found is None:
-            await interaction.response.send_message(
-                "You have no active link. Use /login to link your Twitch account.", ephemeral=True
+
+        async def work() -> Sendable:
+            found = await self.bot.accounts.session(str(interaction.user.id))
+            if found is None:
+                return Reply(NO_LINK, ephemeral=True)
+            user, session = found
+            embed = discord.Embed(title="Your StreamStats link", colour=discord.Colour(0x9146FF))
+            name = discord.utils.escape_markdown(user.twitch_display_name)
+            embed.add_field(name="Twitch account", value=f"{name} ({user.twitch_login})")
+            embed.add_field(name="Linked", value=discord.utils.format_dt(user.linked_at, "R"))
+            embed.add_field(
+                name="Session ends", value=discord.utils.format_dt(session.expires_at, "R")
             )
-            return
-        user, session = found
-        embed = discord.Embed(title="Your StreamStats link", colour=discord.Colour(0x9146FF))
-        name = discord.utils.escape_markdown(user.twitch_display_name)
-        embed.add_field(name="Twitch account", value=f"{name} ({user.twitch_login})")
-        embed.add_field(name="Linked", value=discord.utils.format_dt(user.linked_at, "R"))
-        embed.add_field(name="Session ends", value=discord.utils.format_dt(session.expires_at, "R"))
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+            return Reply(embed=embed, ephemeral=True)
+
+        await answer(interaction, work, ephemeral=True)
 
     @app_commands.command(name="logout")
     async def logout(self, interaction: Interaction) -> None:
         """Unlink your Twitch account: its token is revoked and deleted, your session ends."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if await self.bot.accounts.logout(str(interaction.user.id)):
-            message = "Unlinked. Your Twitch token was revoked and deleted; your session ended."
-        else:
-            message = "You had no linked Twitch account."
-        await interaction.followup.send(message, ephemeral=True)
+
+        async def work() -> Sendable:
+            if await self.bot.accounts.logout(str(interaction.user.id)):
+                return Reply(UNLINKED, ephemeral=True)
+            return Reply("You had no linked Twitch account.", ephemeral=True)
+
+        await answer(interaction, work, ephemeral=True)
 
 
 async def setup(bot: StreamStatsBot) -> None:

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds
+from bot.replies import Reply, Sendable, answer
 
 if TYPE_CHECKING:
     from bot.client import StreamStatsBot
@@ -43,19 +44,25 @@ class RefreshCog(commands.Cog):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:
         """When the data was taken, when it refreshes next, and whether refreshing works."""
-        last = await self.bot.refresher.last_run()
-        next_refresh = self.refresh_top_streams.next_iteration
-        if not self.bot.leader.held and last is not None:
-            # Another process refreshes, on its own schedule: estimate from its last run.
-            next_refresh = last.finished_at + timedelta(minutes=self.bot.settings.refresh_minutes)
-        embed = embeds.status_embed(
-            await self.bot.stats.snapshot(),
-            next_refresh=next_refresh,
-            last_error=last.error if last else None,
-            last_attempt=last.finished_at if last else None,
-            refresh_minutes=self.bot.settings.refresh_minutes,
-        )
-        await interaction.response.send_message(embed=embed)
+
+        async def work() -> Sendable:
+            last = await self.bot.refresher.last_run()
+            loop = self.bot.supervisor.status(LOOP)
+            next_refresh = loop.next_run
+            if loop.running and not self.bot.leader.held and last is not None:
+                # Another process refreshes, on its own schedule: estimate from its last run.
+                minutes = self.bot.settings.refresh_minutes
+                next_refresh = last.finished_at + timedelta(minutes=minutes)
+            embed = embeds.status_embed(
+                await self.bot.stats.snapshot(),
+                next_refresh=next_refresh,
+                last_error=last.error if last else None,
+                last_attempt=last.finished_at if last else None,
+                refresh_minutes=self.bot.settings.refresh_minutes,
+            )
+            return Reply(embed=embed)
+
+        await answer(interaction, work)
 
 
 async def setup(bot: StreamStatsBot) -> None:

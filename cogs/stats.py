@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
@@ -12,6 +13,7 @@ from bot import embeds
 from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
 from bot.paginator import Paginator, RestoredTopPage, top_paginator
+from bot.replies import Reply, Sendable, answer
 from bot.stats import Order, find_game, games_matching
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     Interaction = discord.Interaction[StreamStatsBot]
 
 SOURCE_HELP = "Which engine computes the figures: memory (default) or database"
+SUGGESTIONS_BUDGET = 2.0  # seconds; autocomplete has Discord's 3 s window and no deferral
 
 
 class StatsCog(commands.Cog):
@@ -47,19 +50,22 @@ class StatsCog(commands.Cog):
         )
 
     async def _begin(self, interaction: Interaction) -> None:
-        """Check the session and that data exists, then defer (the work may be slow)."""
+        """Check the session and that data exists (inside the answer's time budget)."""
         await self.bot.accounts.require_session(str(interaction.user.id))
         if await self.bot.stats.snapshot() is None:
             raise NoDataYet
-        await interaction.response.defer(thinking=True)
 
     @app_commands.command(name="streamstats")
     @app_commands.describe(source=SOURCE_HELP)
     async def streamstats(self, interaction: Interaction, source: Source = "memory") -> None:
         """Median viewers, odd/even viewer counts and duplicates over the top live streams."""
-        await self._begin(interaction)
-        result = await self.bot.stats.stream_summary(source)
-        await interaction.followup.send(embed=embeds.stream_summary_embed(result, self.minutes))
+
+        async def work() -> Sendable:
+            await self._begin(interaction)
+            result = await self.bot.stats.stream_summary(source)
+            return Reply(embed=embeds.stream_summary_embed(result, self.minutes))
+
+        await answer(interaction, work)
 
     @app_commands.command(name="gamestats")
     @app_commands.describe(
@@ -70,20 +76,21 @@ class StatsCog(commands.Cog):
         self, interaction: Interaction, game: str | None = None, source: Source = "memory"
     ) -> None:
         """Per game: the highest viewer count and the number of live streams."""
-        await self._begin(interaction)
-        result = await self.bot.stats.game_stats(source)
-        if game is None:
-            pages = embeds.game_pages(result, self.minutes)
-            await self._paginator(pages, interaction).send(interaction)
-            return
-        found = find_game(result.value, game)
-        if found is None:
-            raise UserFacingError(
-                f"No live stream in the current top {result.snapshot.stream_count:,} is playing "
-                f"“{embeds.safe(game, 100)}”. Pick a game from the suggestions."
-            )
-        embed = embeds.game_embed(found, result.snapshot, self.minutes)
-        await interaction.followup.send(embed=embed)
+
+        async def work() -> Sendable:
+            await self._begin(interaction)
+            result = await self.bot.stats.game_stats(source)
+            if game is None:
+                return self._paginator(embeds.game_pages(result, self.minutes), interaction)
+            found = find_game(result.value, game)
+            if found is None:
+                raise UserFacingError(
+                    f"No live stream in the current top {result.snapshot.stream_count:,} is "
+                    f"playing “{embeds.safe(game, 100)}”. Pick a game from the suggestions."
+                )
+            return Reply(embed=embeds.game_embed(found, result.snapshot, self.minutes))
+
+        await answer(interaction, work)
 
     @gamestats.autocomplete("game")
     async def game_suggestions(
@@ -91,9 +98,10 @@ class StatsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """Games of the current snapshot whose name contains what was typed (at most 25)."""
         try:
-            result = await self.bot.stats.game_stats("memory")
-        except NoDataYet:
-            return []
+            async with asyncio.timeout(SUGGESTIONS_BUDGET):
+                result = await self.bot.stats.game_stats("memory")
+        except (NoDataYet, TimeoutError, UserFacingError):
+            return []  # autocomplete cannot be deferred: no suggestions beats a failed box
         return [
             app_commands.Choice(name=game.label[:100], value=game.game_id or game.label)
             for game in games_matching(result.value, current)
@@ -108,16 +116,19 @@ class StatsCog(commands.Cog):
         self, interaction: Interaction, order: Order = "desc", source: Source = "memory"
     ) -> None:
         """The top 100 live streams by viewers, 10 per page."""
-        await self._begin(interaction)
-        result = await self.bot.stats.top_streams(order, source)
-        pager = top_paginator(
-            result,
-            order,
-            owner_id=interaction.user.id,
-            refresh_minutes=self.minutes,
-            timeout=self.bot.settings.view_timeout,
-        )
-        await pager.send(interaction)
+
+        async def work() -> Sendable:
+            await self._begin(interaction)
+            result = await self.bot.stats.top_streams(order, source)
+            return top_paginator(
+                result,
+                order,
+                owner_id=interaction.user.id,
+                refresh_minutes=self.minutes,
+                timeout=self.bot.settings.view_timeout,
+            )
+
+        await answer(interaction, work)
 
 
 async def setup(bot: StreamStatsBot) -> None:

@@ -66,15 +66,17 @@ RULES: dict[str, Rule] = {
     # Discord UI
     "bot.embeds": Rule(may=("bot.stats", "bot.streams", "bot.errors"), never=("db", "aiohttp")),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
+    "bot.replies": Rule(may=("bot.errors",), never=("db", "aiohttp")),
     "bot.paginator": Rule(
-        may=("bot.embeds", "bot.views", "bot.stats", "bot.streams", "bot.errors"),
+        may=("bot.embeds", "bot.replies", "bot.stats", "bot.streams", "bot.errors"),
         never=("db", "aiohttp"),
     ),
     "bot.client": Rule(
         type_only=("db.leader",),
         may=(
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
-            *("bot.embeds", "bot.paginator", "bot.views", "bot.stats", "bot.streams"),
+            *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
+            "bot.streams",
             "bot.errors",
         ),
     ),
