@@ -286,3 +286,27 @@ async def test_status_reports_the_snapshot_and_the_next_refresh(discord_fake):
 async def test_every_interaction_was_answered_in_time(discord_fake):
     await asyncio.sleep(0)
     assert discord_fake.violations == []
+
+
+ONE_CALL = [
+    ("streamstats", {}),
+    ("streamstats", {"source": "database"}),
+    ("gamestats", {}),
+    ("top", {"order": "asc"}),
+    ("top", {"source": "database"}),
+    ("status", {}),
+    ("whoami", {}),
+]
+
+
+@pytest.mark.parametrize(("command", "options"), ONE_CALL, ids=lambda v: str(v))
+async def test_an_answer_at_hand_is_one_rest_call(discord_fake, command, options):
+    await (await discord_fake.slash(command, options)).wait_for_message()  # warm, as in use
+
+    interaction = await discord_fake.slash(command, options)
+    await interaction.wait_for_message()
+    await asyncio.sleep(0.3)  # anything else the bot would send for it arrives by now
+
+    callback = f"/interactions/{interaction.id}/{interaction.token}/callback"
+    assert interaction.rest_calls() == [("POST", callback)]
+    assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral

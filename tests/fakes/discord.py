@@ -676,6 +676,7 @@ class Interaction:
         self.edits: list[JSON] = []
         self.deletions: list[int] = []
         self.dispatched_at: float | None = None
+        self.answered_after: float | None = None  # seconds from dispatch to the first callback
         self.original_message_id: int | None = None
         self.source_message_id = source_message_id
         self.message_ids: list[int] = []  # every message created through this token
@@ -694,6 +695,10 @@ class Interaction:
     def acknowledged(self) -> bool:
         """Whether a callback was accepted."""
         return bool(self.responses)
+
+    def rest_calls(self) -> list[tuple[str, str]]:
+        """Every REST request the bot made with this interaction's token: (method, path)."""
+        return [(method, path) for method, path, _ in self._fake.requests if self.token in path]
 
     async def wait_for_response(self, timeout: float = 3.0) -> JSON:
         """Return the first accepted callback body; ``TimeoutError`` if none arrives in time."""
@@ -1968,6 +1973,7 @@ class FakeDiscord(LoopbackServer):
             return self._reject(where, errors)
 
         record.responses.append(body)
+        record.answered_after = elapsed
         message: JSON | None = None
         if cb_type == CALLBACK_MESSAGE:
             flags = int(data.get("flags") or 0) & (_CREATE_FLAGS)
