@@ -12,17 +12,19 @@ from typing import Any, TypeVar, get_args
 
 from aiohttp import web
 
-from bot import pages
+from bot import pages, payloads
 from bot.accounts import AccountService
 from bot.cache import Source, StatsService
 from bot.errors import InvalidToken, LinkFailed, NoDataYet, ServiceUnavailable
-from bot.stats import AsOf, Order, SnapshotInfo, ranked
-from db import DATABASE_ERRORS, queries
+from bot.health import HealthCheck
+from bot.stats import Order
+from db import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
 STATS = web.AppKey("stats", StatsService)
+HEALTH = web.AppKey("health", HealthCheck)
 T = TypeVar("T", bound=str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SOURCES: tuple[Source, ...] = get_args(Source)
@@ -100,20 +102,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """For operators: is the database reachable, and when was the last snapshot taken."""
-    try:
-        snapshot = await queries.latest_snapshot()
-    except DATABASE_ERRORS:
-        log.exception("health check: database unreachable")
-        return _json({"status": "error", "database": "unreachable"}, 503)
-    return _json(
-        {
-            "status": "ok",
-            "database": "ok",
-            "snapshot_at": snapshot.taken_at.isoformat() if snapshot else None,
-            "streams": snapshot.stream_count if snapshot else 0,
-        }
-    )
+    """For operators: 200 while this process does its job and the data is fresh, else 503."""
+    report = await request.app[HEALTH].report()
+    return _json(report.body, 200 if report.healthy else 503)
 
 
 async def _authorized(request: web.Request) -> None:
@@ -131,45 +122,18 @@ def _choice(request: web.Request, name: str, allowed: tuple[T, ...]) -> T:
     raise web.HTTPBadRequest(reason=f"{name} must be one of: {', '.join(allowed)}")
 
 
-def _snapshot_at(result: AsOf[Any]) -> str:
-    snapshot: SnapshotInfo = result.snapshot
-    return snapshot.taken_at.isoformat()
-
-
 async def api_stream_stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats/streams?source=memory|database."""
     await _authorized(request)
     source = _choice(request, "source", SOURCES)
-    result = await request.app[STATS].stream_summary(source)
-    summary = result.value
-    return _json(
-        {
-            "total": summary.total,
-            "median": summary.median,
-            "odd": summary.odd,
-            "even": summary.even,
-            "duplicates": summary.duplicates,
-            "shared_counts": summary.shared_counts,
-            "snapshot_at": _snapshot_at(result),
-        }
-    )
+    return _json(payloads.stream_summary(await request.app[STATS].stream_summary(source)))
 
 
 async def api_game_stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats/games?source=memory|database."""
     await _authorized(request)
     source = _choice(request, "source", SOURCES)
-    result = await request.app[STATS].game_stats(source)
-    games = [
-        {
-            "game_id": game.game_id,
-            "game_name": game.game_name,
-            "streams": game.streams,
-            "max_viewers": game.max_viewers,
-        }
-        for game in result.value
-    ]
-    return _json({"games": games, "snapshot_at": _snapshot_at(result)})
+    return _json(payloads.game_stats(await request.app[STATS].game_stats(source)))
 
 
 async def api_top_streams(request: web.Request) -> web.Response:
@@ -177,27 +141,17 @@ async def api_top_streams(request: web.Request) -> web.Response:
     await _authorized(request)
     order = _choice(request, "order", ORDERS)
     source = _choice(request, "source", SOURCES)
-    result = await request.app[STATS].top_streams(order, source)
-    streams = [
-        {
-            "rank": rank,
-            "id": stream.id,
-            "user_login": stream.user_login,
-            "user_name": stream.user_name,
-            "game_name": stream.game_name,
-            "viewer_count": stream.viewer_count,
-            "started_at": stream.started_at.isoformat(),
-        }
-        for rank, stream in ranked(result.value, order)
-    ]
-    return _json({"streams": streams, "snapshot_at": _snapshot_at(result)})
+    return _json(payloads.top_streams(await request.app[STATS].top_streams(order, source), order))
 
 
-def create_app(*, accounts: AccountService, stats: StatsService) -> web.Application:
+def create_app(
+    *, accounts: AccountService, stats: StatsService, health: HealthCheck
+) -> web.Application:
     """Build the web application from the services `python -m bot` (or a test) created."""
     app = web.Application(middlewares=[errors])
     app[ACCOUNTS] = accounts
     app[STATS] = stats
+    app[HEALTH] = health
     app.router.add_get("/login", login)
     app.router.add_get("/callback", callback)
     app.router.add_get("/healthz", healthz)

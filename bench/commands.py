@@ -21,7 +21,7 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from bot.__main__ import running_services
+from bot.app import running_services
 from bot.config import settings_from_env
 from tests.e2e.harness import bot_environment
 from tests.fakes.discord import FakeDiscord, patched_discord

@@ -26,7 +26,7 @@ def peak_rss_mib() -> float:
 
 
 async def child(size: int, database: str) -> dict[str, float]:
-    import bot.__main__  # noqa: F401  (everything the bot imports)
+    import bot.app  # noqa: F401  (everything the bot imports)
     from bench.stats import make_rows
     from bot.cache import StatsService, open_cache
     from db import close_database, open_database, queries

@@ -160,18 +160,22 @@ def _log_level(text: str) -> str:
     return level
 
 
-def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """Build `Settings` from a mapping of variables; raise `ConfigError` naming every problem."""
+def settings_from_env(env: Mapping[str, str], *, for_bot: bool = True) -> Settings:
+    """Build `Settings` from a mapping of variables; raise `ConfigError` naming every problem.
+
+    `for_bot=False` is for the operator commands that only fetch and read Twitch data
+    (`streamstats refresh --once`, `streamstats stats`): they need no Discord token and no
+    SECRET_KEY, so someone with only Twitch credentials can run them.
+    """
     read = _Reader(env)
-    discord_token = read.required(
-        "DISCORD_TOKEN", "the bot token from the Discord developer portal"
-    )
+    bot_only = read.required if for_bot else _optional(read)
+    discord_token = bot_only("DISCORD_TOKEN", "the bot token from the Discord developer portal")
     client_id = read.required("TWITCH_CLIENT_ID", "the client id of your Twitch application")
     client_secret = read.required(
         "TWITCH_CLIENT_SECRET", "the client secret of your Twitch application"
     )
-    secret_key = read.required("SECRET_KEY", f"a random string of {MIN_SECRET_KEY_LENGTH}+ chars")
-    if secret_key and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+    secret_key = bot_only("SECRET_KEY", f"a random string of {MIN_SECRET_KEY_LENGTH}+ chars")
+    if for_bot and secret_key and len(secret_key) < MIN_SECRET_KEY_LENGTH:
         read.problems.append(
             f"SECRET_KEY is too short: it must be at least {MIN_SECRET_KEY_LENGTH} characters "
             "(try: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
@@ -243,7 +247,12 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     return settings
 
 
-def load_settings(env_file: Path = Path(".env")) -> Settings:
+def _optional(read: _Reader) -> Callable[[str, str], str]:
+    """`_Reader.required`'s twin for a variable that may be left empty."""
+    return lambda name, _: read.raw(name) or ""
+
+
+def load_settings(env_file: Path = Path(".env"), *, for_bot: bool = True) -> Settings:
     """Read `.env` (if present) under the process environment, which wins, and validate."""
     file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    return settings_from_env({**file_values, **os.environ})
+    return settings_from_env({**file_values, **os.environ}, for_bot=for_bot)

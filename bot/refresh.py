@@ -39,6 +39,17 @@ class RefreshOutcome:
         """True when the run committed a new snapshot."""
         return self.error is None
 
+    @property
+    def summary(self) -> str:
+        """The one line that says what the run did (logged, and printed by `streamstats`)."""
+        if self.snapshot is None:
+            return f"refresh failed, keeping the previous snapshot: {self.error}"
+        return (
+            f"refresh ok: snapshot {self.snapshot.id}, {self.snapshot.stream_count} streams, "
+            f"{self.pages} pages, {self.duplicates_dropped} duplicates dropped, "
+            f"{self.duration:.2f} s"
+        )
+
 
 class RefreshService:
     """Runs refreshes one at a time; a failed run leaves the previous snapshot untouched."""
@@ -118,22 +129,15 @@ class RefreshService:
         except Exception:
             # The snapshot is committed; the cache pointer expires on its own shortly.
             log.exception("snapshot %d committed but the cache could not be updated", snapshot.id)
-        duration = time.perf_counter() - started
-        log.info(
-            "refresh ok: snapshot %d, %d streams, %d pages, %d duplicates dropped, %.2f s",
-            snapshot.id,
-            snapshot.stream_count,
-            fetched.pages,
-            fetched.duplicates_dropped,
-            duration,
-        )
-        return RefreshOutcome(
+        outcome = RefreshOutcome(
             finished_at=datetime.now(UTC),
-            duration=duration,
+            duration=time.perf_counter() - started,
             snapshot=snapshot,
             pages=fetched.pages,
             duplicates_dropped=fetched.duplicates_dropped,
         )
+        log.info("%s", outcome.summary)
+        return outcome
 
     @staticmethod
     def _failed(started: float, reason: str, *, log_it: bool = False) -> RefreshOutcome:

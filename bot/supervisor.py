@@ -17,6 +17,8 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 5.0  # seconds; a loop failing at every start must not spin
+REFRESH_LOOP = "refresh"
+VALIDATION_LOOP = "token validation"
 
 
 class Loop(Protocol):

@@ -235,14 +235,14 @@ class TwitchClient:
 
     async def _helix_get_authorized(self, path: str, params: Mapping[str, str]) -> Any:
         """One attempt; a 401 mints a new app token and tries once more."""
-        token = await self._app_token()
+        token = await self.app_token()
         try:
             return await self._helix_get_once(path, params, token)
         except _Unauthorized:
             log.info("Twitch app token was refused; minting a new one")
             self._forget_token(token)
         try:
-            return await self._helix_get_once(path, params, await self._app_token())
+            return await self._helix_get_once(path, params, await self.app_token())
         except _Unauthorized as error:
             raise TwitchAuthError(f"Twitch refused a freshly minted app token on {path}") from error
 
@@ -285,7 +285,7 @@ class TwitchClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s; retry %d in %.1f s", error, state.attempt_number, wait)
 
-    async def _app_token(self) -> str:
+    async def app_token(self) -> str:
         """The current app access token, minted by client credentials when missing or old."""
         async with self._token_lock:
             if self._token is None or time.monotonic() >= self._token_renew_at:

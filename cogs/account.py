@@ -11,6 +11,7 @@ from discord.ext import commands, tasks
 
 from bot.accounts import LinkResult
 from bot.replies import Reply, Sendable, answer
+from bot.supervisor import VALIDATION_LOOP
 from bot.views import login_view
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOOP = "token validation"
 NO_LINK = "You have no active link. Use /login to link your Twitch account."
 UNLINKED = "Unlinked. Your Twitch token was revoked and deleted; your session ended."
 
@@ -40,11 +40,11 @@ class AccountCog(commands.Cog):
     async def cog_load(self) -> None:
         """Listen for finished links; validate stored tokens now and every hour."""
         self.bot.accounts.on_link(self.tell_user_linked)
-        self.bot.supervisor.start(LOOP, self.validate_linked_tokens)
+        self.bot.supervisor.start(VALIDATION_LOOP, self.validate_linked_tokens)
 
     async def cog_unload(self) -> None:
         """Stop the validation loop."""
-        await self.bot.supervisor.stop(LOOP)
+        await self.bot.supervisor.stop(VALIDATION_LOOP)
 
     @tasks.loop(hours=1)
     async def validate_linked_tokens(self) -> None:

@@ -12,13 +12,12 @@ from discord.ext import commands, tasks
 
 from bot import embeds
 from bot.replies import Reply, Sendable, answer
+from bot.supervisor import REFRESH_LOOP
 
 if TYPE_CHECKING:
     from bot.client import StreamStatsBot
 
 log = logging.getLogger(__name__)
-
-LOOP = "refresh"  # the supervisor's name for the refresh loop (also read by /healthz)
 
 
 class RefreshCog(commands.Cog):
@@ -30,11 +29,11 @@ class RefreshCog(commands.Cog):
     async def cog_load(self) -> None:
         """Start the loop at the configured interval; its first run is immediate."""
         self.refresh_top_streams.change_interval(minutes=self.bot.settings.refresh_minutes)
-        self.bot.supervisor.start(LOOP, self.refresh_top_streams)
+        self.bot.supervisor.start(REFRESH_LOOP, self.refresh_top_streams)
 
     async def cog_unload(self) -> None:
         """Stop the loop; a refresh in progress is cancelled and its transaction rolled back."""
-        await self.bot.supervisor.stop(LOOP)
+        await self.bot.supervisor.stop(REFRESH_LOOP)
 
     @tasks.loop(minutes=15)
     async def refresh_top_streams(self) -> None:
@@ -47,7 +46,7 @@ class RefreshCog(commands.Cog):
 
         async def work() -> Sendable:
             last = await self.bot.refresher.last_run()
-            loop = self.bot.supervisor.status(LOOP)
+            loop = self.bot.supervisor.status(REFRESH_LOOP)
             next_refresh = loop.next_run
             if loop.running and not self.bot.leader.held and last is not None:
                 # Another process refreshes, on its own schedule: estimate from its last run.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 
@@ -87,3 +87,13 @@ async def guarded(query: Awaitable[T]) -> T:
     except DATABASE_ERRORS as error:
         log.warning("database unavailable: %r", error)
         raise ServiceUnavailable from error
+
+
+async def check_database(database_url: str) -> None:
+    """Connect and run one query, without migrating; raise (DATABASE_ERRORS) if that fails."""
+    ensure_sqlite_folder(database_url)
+    try:
+        await Tortoise.init(config=tortoise_config(database_url))
+        await connections.get("default").execute_query("SELECT 1")
+    finally:
+        await Tortoise.close_connections()

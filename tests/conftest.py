@@ -9,17 +9,22 @@ from dataclasses import replace
 import aiohttp
 import pytest
 from aiocache.base import BaseCache
+from aiohttp.test_utils import TestClient, TestServer
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.contrib.test import tortoise_test_context
 
 from bot.accounts import AccountService
 from bot.cache import StatsService, open_cache
 from bot.crypto import TokenCipher
+from bot.health import HealthCheck
+from bot.supervisor import Supervisor
 from bot.tokens import TokenSigner
 from bot.twitch import TwitchApp, TwitchClient
 from bot.twitch_oauth import TwitchOAuth
 from db import MODELS
+from db.leader import AlwaysLeader
 from tests.fakes.twitch import FakeTwitch, random_streams
+from web_callback import create_app
 
 REQUIRE_SERVICES = os.environ.get("STREAMSTATS_REQUIRE_SERVICES") == "1"
 
@@ -152,3 +157,20 @@ def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock)
         require_login=True,
         clock=clock,
     )
+
+
+@pytest.fixture
+def health(clock: Clock) -> HealthCheck:
+    """The health check of a process whose refresh loop has not started yet."""
+    return HealthCheck(
+        supervisor=Supervisor(), leader=AlwaysLeader(), refresh_minutes=15, clock=clock
+    )
+
+
+@pytest.fixture
+async def client(database, accounts, stats, health) -> AsyncIterator[TestClient]:
+    """The web app as `create_app` builds it, over the test database and services."""
+
+    app = create_app(accounts=accounts, stats=stats, health=health)
+    async with TestClient(TestServer(app)) as client:
+        yield client

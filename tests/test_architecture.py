@@ -48,6 +48,10 @@ RULES: dict[str, Rule] = {
     "bot.tokens": Rule(may=("bot.config", "bot.errors"), never=("discord", "aiohttp", "db")),
     "bot.crypto": Rule(may=("bot.errors",), never=("discord", "aiohttp", "db")),
     # services
+    "bot.health": Rule(
+        may=("db", "bot.supervisor", "bot.stats", "bot.tokens"), never=("discord", "aiohttp")
+    ),
+    "bot.payloads": Rule(may=("bot.stats", "bot.streams"), never=("discord", "aiohttp", "db")),
     "bot.cache": Rule(
         may=("db", "bot.stats", "bot.streams", "bot.errors"), never=("discord", "aiohttp")
     ),
@@ -83,14 +87,19 @@ RULES: dict[str, Rule] = {
     "cogs.*": Rule(
         may=("bot.*",),
         type_only=("bot.client",),
-        never=("bot.__main__", "cogs", "db", "aiohttp", "web_callback"),
+        never=("bot.__main__", "bot.app", "bot.cli", "cogs", "db", "aiohttp", "web_callback"),
     ),
     # roots
     "web_callback": Rule(
         may=("bot.*", "db"),
-        never=("discord", "cogs", "bot.client", "bot.embeds", "bot.paginator", "bot.__main__"),
+        never=(
+            *("discord", "cogs", "bot.client", "bot.embeds", "bot.paginator"),
+            *("bot.__main__", "bot.app", "bot.cli"),
+        ),
     ),
-    "bot.__main__": Rule(may=("*",)),
+    "bot.app": Rule(may=("*",)),  # the composition root
+    "bot.cli": Rule(may=("*",), never=("cogs",)),
+    "bot.__main__": Rule(may=("bot.cli",)),
 }
 
 
@@ -236,7 +245,7 @@ def test_checker_catches_forbidden_imports(module: str, source: str, expected: s
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.client import Bot",
         ),
         ("db.models", "from . import queries\nfrom bot.streams import Stream"),
-        ("bot.__main__", "import discord\nimport web_callback\nfrom cogs import refresh"),
+        ("bot.app", "import discord\nimport web_callback\nfrom cogs import refresh"),
     ],
 )
 def test_checker_allows_permitted_imports(module: str, source: str) -> None:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import jwt
 import pytest
 import yarl
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot.tokens import TokenSigner
 from db import accounts as account_store
@@ -15,13 +14,6 @@ from db import queries
 from db.accounts import SessionRecord
 from tests.bot.test_cache import make_streams
 from tests.conftest import TEST_SECRET_KEY
-from web_callback import create_app
-
-
-@pytest.fixture
-async def client(database, accounts, stats):
-    async with TestClient(TestServer(create_app(accounts=accounts, stats=stats))) as client:
-        yield client
 
 
 @pytest.fixture
@@ -97,15 +89,30 @@ async def test_login_sends_a_valid_state_on_to_twitch(client, accounts, fake_twi
     assert accounts.authorize_url(location.query["state"])
 
 
-async def test_health_reports_the_database_and_the_snapshot(client, snapshot):
+async def test_health_reports_the_database_and_the_snapshot(client, snapshot, clock):
+    clock.now = snapshot.taken_at
     reply = await client.get("/healthz")
     assert reply.status == 200
-    assert await reply.json() == {
-        "status": "ok",
-        "database": "ok",
-        "snapshot_at": snapshot.taken_at.isoformat(),
-        "streams": 150,
-    }
+    body = await reply.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["snapshot_at"] == snapshot.taken_at.isoformat()
+    assert body["streams"] == 150
+    assert body["refresh_loop"] == {"running": False, "next_run": None, "restarts": 0}
+    assert body["refresh_lock_held"] is True
+    assert "reason" not in body
+
+
+async def test_health_is_503_once_the_snapshot_is_three_intervals_old(client, snapshot, clock):
+    clock.now = snapshot.taken_at
+    clock.advance(minutes=45)
+    reply = await client.get("/healthz")
+
+    assert reply.status == 503
+    body = await reply.json()
+    assert body["status"] == "error"
+    assert "the newest snapshot is 45 minutes old" in body["reason"]
+    assert "the refresh loop of this process is not running" in body["reason"]
 
 
 API = ["/api/v1/stats/streams", "/api/v1/stats/games", "/api/v1/streams/top"]

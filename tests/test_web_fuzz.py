@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from web_callback import create_app
 
 fuzz = settings(
     max_examples=150,
@@ -36,12 +32,6 @@ authorizations = st.one_of(
     st.text(max_size=200).filter(lambda s: "\n" not in s and "\r" not in s),
     st.from_regex(r"Bearer [ -~]{0,300}", fullmatch=True),
 )
-
-
-@pytest.fixture
-async def client(database, accounts, stats):
-    async with TestClient(TestServer(create_app(accounts=accounts, stats=stats))) as client:
-        yield client
 
 
 @fuzz

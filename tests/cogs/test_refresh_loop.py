@@ -10,8 +10,8 @@ from discord.ext import tasks
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
 from bot.refresh import RefreshService
-from bot.supervisor import Supervisor
-from cogs.refresh import LOOP, RefreshCog
+from bot.supervisor import REFRESH_LOOP, Supervisor
+from cogs.refresh import RefreshCog
 from db import queries
 from db.leader import AlwaysLeader, LeaderLock, PostgresLeaderLock
 from tests.conftest import service_url
@@ -75,11 +75,11 @@ async def test_loop_runs_at_start_up_and_survives_a_failed_run(
             return await queries.latest_snapshot() is not None
 
         await wait_for(snapshot_taken)
-        assert bot.supervisor.status(LOOP).running
+        assert bot.supervisor.status(REFRESH_LOOP).running
         assert cog.refresh_top_streams.minutes == 0.01
         await snapshots_after((await queries.latest_snapshot()).id, 1)
         await bot.remove_cog(cog.qualified_name)  # awaits the loop's end
-    assert not bot.supervisor.status(LOOP).running
+    assert not bot.supervisor.status(REFRESH_LOOP).running
     assert not cog.refresh_top_streams.is_running()
 
 
@@ -102,7 +102,7 @@ async def test_the_loop_keeps_refreshing_when_the_lock_connection_dies_twice(
 
             await snapshots_after(before, 3)
             assert proxy.cuts == 1
-            status = bot.supervisor.status(LOOP)
+            status = bot.supervisor.status(REFRESH_LOOP)
             assert status.running and status.restarts == 0
             assert leader.held
             await bot.remove_cog("RefreshCog")
@@ -133,7 +133,7 @@ async def test_no_exception_from_a_run_ends_the_loop(database, twitch, stats, ac
             return leader.asked >= 3
 
         await wait_for(asked_three_times)
-        status = bot.supervisor.status(LOOP)
+        status = bot.supervisor.status(REFRESH_LOOP)
         assert status.running and status.restarts == 0
         await bot.remove_cog("RefreshCog")
     assert "the refresh failed; trying again at the next run" in caplog.text

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest_asyncio
 
-from bot.__main__ import Services, running_services
+from bot.app import Services, running_services
 from bot.config import settings_from_env
 from tests.conftest import Clock
 from tests.e2e.harness import bot_environment

@@ -1,0 +1,54 @@
+"""The JSON shapes of the statistics: the web API and `streamstats stats --json` give the same."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.stats import AsOf, GameStat, Order, StreamSummary, ranked
+from bot.streams import Stream
+
+
+def stream_summary(result: AsOf[StreamSummary]) -> dict[str, Any]:
+    """Median, odd/even and duplicate figures, and when the data was taken."""
+    summary = result.value
+    return {
+        "total": summary.total,
+        "median": summary.median,
+        "odd": summary.odd,
+        "even": summary.even,
+        "duplicates": summary.duplicates,
+        "shared_counts": summary.shared_counts,
+        "snapshot_at": result.snapshot.taken_at.isoformat(),
+    }
+
+
+def game_stats(result: AsOf[Sequence[GameStat]]) -> dict[str, Any]:
+    """Every game in ranking order."""
+    games = [
+        {
+            "game_id": game.game_id,
+            "game_name": game.game_name,
+            "streams": game.streams,
+            "max_viewers": game.max_viewers,
+        }
+        for game in result.value
+    ]
+    return {"games": games, "snapshot_at": result.snapshot.taken_at.isoformat()}
+
+
+def top_streams(result: AsOf[Sequence[Stream]], order: Order) -> dict[str, Any]:
+    """The top 100 with their ranks (1 = most viewers), in the order asked for."""
+    streams = [
+        {
+            "rank": rank,
+            "id": stream.id,
+            "user_login": stream.user_login,
+            "user_name": stream.user_name,
+            "game_name": stream.game_name,
+            "viewer_count": stream.viewer_count,
+            "started_at": stream.started_at.isoformat(),
+        }
+        for rank, stream in ranked(result.value, order)
+    ]
+    return {"streams": streams, "snapshot_at": result.snapshot.taken_at.isoformat()}
