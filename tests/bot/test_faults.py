@@ -50,15 +50,21 @@ async def test_connections_killed_mid_write_keep_the_previous_snapshot(
     name = await current_database()
     admin = await asyncpg.connect(service_url("TEST_POSTGRES_URL", "PostgreSQL"))
 
-    async def kill_connections_soon() -> None:
-        await asyncio.sleep(0.5)
+    async def kill_connections_mid_write() -> None:
+        async with asyncio.timeout(20):  # until the stalled INSERT is running
+            while not await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND state = 'active' AND query LIKE 'INSERT INTO streams%'",
+                name,
+            ):
+                await asyncio.sleep(0.02)
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = $1 AND pid <> pg_backend_pid()",
             name,
         )
 
-    killer = asyncio.create_task(kill_connections_soon())
+    killer = asyncio.create_task(kill_connections_mid_write())
     failed = await refresher.refresh()
     await killer
     await admin.close()

@@ -153,21 +153,28 @@ async def test_readers_during_a_refresh_never_see_an_empty_or_mixed_table(
     old_ids = await stored_ids()
     fake_twitch.streams = random_streams(1000, seed=5)
     new_ids = top_ids(fake_twitch.streams)
-    fake_twitch.latency = 0.01
+    fake_twitch.latency = 0.05  # the refresh takes a while: readers run all along
     seen: list[set[str]] = []
+    refreshed = asyncio.Event()
+    reads_after_refresh = [0, 0, 0]
 
-    async def read_until(done: asyncio.Event) -> None:
+    async def read_until(reader: int, done: asyncio.Event) -> None:
         while not done.is_set():
+            started_after_refresh = refreshed.is_set()
             loaded = await queries.load_streams()
             seen.append({s.id for s in loaded.value})
             summary = await queries.stream_summary()
             assert summary.value.total == TOP
+            reads_after_refresh[reader] += started_after_refresh
             await asyncio.sleep(0)
 
     done = asyncio.Event()
-    readers = [asyncio.create_task(read_until(done)) for _ in range(3)]
+    readers = [asyncio.create_task(read_until(reader, done)) for reader in range(3)]
     outcome = await refresher.refresh()
-    await asyncio.sleep(0.05)
+    refreshed.set()
+    async with asyncio.timeout(10):  # every reader reads at least once after the commit
+        while min(reads_after_refresh) < 1:
+            await asyncio.sleep(0.01)
     done.set()
     await asyncio.gather(*readers)
 

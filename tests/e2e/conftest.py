@@ -50,4 +50,4 @@ async def world(tmp_path, caplog) -> AsyncIterator[World]:
                 yield World(discord_fake, twitch, services, clock, http)
                 await services.bot.close()
                 await bot_task
-        assert discord_fake.violations == []
+        assert await discord_fake.all_violations() == []

@@ -41,6 +41,15 @@ def current_top(fake_twitch: FakeTwitch, limit: int) -> list[Stream]:
     return sorted(streams, key=by_viewers)[:limit]
 
 
+def refreshes_started(twitch: FakeTwitch) -> int:
+    """How many refreshes reached Twitch: each one starts with a page without a cursor."""
+    return sum(
+        1
+        for _, path, query in twitch.requests
+        if path == "/helix/streams" and not query.get("after")
+    )
+
+
 def expected_summary(fake_twitch: FakeTwitch, limit: int) -> stats.StreamSummary:
     return stats.stream_summary(current_top(fake_twitch, limit))
 
@@ -65,6 +74,18 @@ class RunningBot:
     async def health(self) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.web_url}/healthz") as reply:
             return await reply.json()
+
+    async def wait_for_fresh_snapshot(self, twitch: FakeTwitch, timeout: float = 20) -> str:
+        """Wait for a snapshot fetched wholly after this call (e.g. after the test changed the
+        fake's streams): a refresh already under way may still commit pages of the old data."""
+        async with asyncio.timeout(timeout):
+            started = refreshes_started(twitch)
+            while refreshes_started(twitch) == started:
+                await asyncio.sleep(0.02)
+            # That refresh has started; the snapshot it commits is newer than the current one
+            # (or is the current one already, and then the next is fresh too).
+            current = (await self.health()).get("snapshot_at")
+            return await self.wait_for_snapshot(newer_than=current, timeout=timeout)
 
     async def wait_for_snapshot(self, newer_than: str | None = None, timeout: float = 20) -> str:
         """Wait until /healthz reports a snapshot (newer than `newer_than`); return its time."""

@@ -68,7 +68,7 @@ async def world(tmp_path_factory):
                 await discord_fake.wait_for_commands(timeout=30)
                 await bot.wait_for_snapshot()
                 yield discord_fake, twitch, redis_proxy, database
-            assert discord_fake.violations == []
+            assert await discord_fake.all_violations() == []
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -134,7 +134,7 @@ async def assert_every_command_answers_in_time(discord_fake, twitch) -> None:
     summary = (await interactions[0].wait_for_message())["embeds"][0]["fields"]
     expected = expected_summary(twitch, TOP)
     assert {"name": "Duplicates", "value": f"{expected.duplicates:,}", "inline": True} in summary
-    assert discord_fake.violations == []
+    assert await discord_fake.all_violations() == []
 
 
 async def test_a_redis_that_never_answers(world):

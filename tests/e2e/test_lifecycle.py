@@ -33,7 +33,7 @@ async def world(tmp_path_factory):
             await discord_fake.wait_until_identified(timeout=30)
             await discord_fake.wait_for_commands(timeout=30)
             yield discord_fake, twitch, bot, real_secret
-        assert discord_fake.violations == []
+        assert await discord_fake.all_violations() == []
 
 
 async def test_without_a_guild_commands_are_synced_globally(world):
@@ -92,9 +92,8 @@ async def test_pages_stay_on_one_snapshot_while_a_refresh_commits(world):
     message = await interaction.wait_for_message()
     assert f"(https://twitch.tv/{old_top[0].user_login})" in message["embeds"][0]["description"]
 
-    before = (await bot.health())["snapshot_at"]
     twitch.streams = random_streams(300, seed=99)
-    await bot.wait_for_snapshot(newer_than=before)
+    await bot.wait_for_fresh_snapshot(twitch)
     buttons = message["components"][0]["components"]
     next_id = next(b["custom_id"] for b in buttons if (b.get("emoji") or {}).get("name") == "▶️")
     click = await discord_fake.click(message, next_id)

@@ -62,7 +62,7 @@ async def test_pages_turn_after_a_restart_and_expire_cleanly(tmp_path):
                     ]
                 ):
                     await asyncio.sleep(0.2)
-        assert discord_fake.violations == []
+        assert await discord_fake.all_violations() == []
 
 
 async def test_a_press_after_the_expiry_greys_the_buttons_out(tmp_path):
@@ -92,4 +92,4 @@ async def test_a_press_after_the_expiry_greys_the_buttons_out(tmp_path):
             assert button(greyed, "page 1/10")
             current = discord_fake.messages[int(message["id"])]
             assert all(item.get("disabled") for item in current["components"][0]["components"])
-        assert discord_fake.violations == []
+        assert await discord_fake.all_violations() == []

@@ -13,7 +13,7 @@ import pytest_asyncio
 from aiocache import Cache
 
 from tests.conftest import service_url
-from tests.e2e.harness import bot_environment, expected_summary, run_bot
+from tests.e2e.harness import bot_environment, expected_summary, refreshes_started, run_bot
 from tests.fakes.discord import DEFAULT_GUILD_ID, FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
 
@@ -29,15 +29,6 @@ def guild_on_other_shard() -> int:
     guild = DEFAULT_GUILD_ID + (1 << 22)
     assert (guild >> 22) % SHARDS != (DEFAULT_GUILD_ID >> 22) % SHARDS
     return guild
-
-
-def first_pages(twitch: FakeTwitch) -> int:
-    """How many refreshes reached Twitch: each one starts with a page without a cursor."""
-    return sum(
-        1
-        for _, path, query in twitch.requests
-        if path == "/helix/streams" and not query.get("after")
-    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -78,6 +69,7 @@ async def cluster(tmp_path_factory):
                     logs = "\n\n".join(p.log() for p in processes)
                     raise AssertionError(f"the cluster did not come up:\n{logs}") from error
                 yield discord_fake, twitch, processes, other_guild
+                assert await discord_fake.all_violations() == []
     finally:
         await cache.clear()
         await cache.close()
@@ -108,12 +100,16 @@ async def test_every_shard_answers_with_the_same_numbers(cluster):
 
 
 async def test_exactly_one_process_refreshes(cluster):
+    """Three refreshes take at least two intervals: with two refreshers they would come faster."""
     _, twitch, processes, _ = cluster
-    before = first_pages(twitch)
-    await asyncio.sleep(INTERVAL * 3 + 0.5)
-    refreshes = first_pages(twitch) - before
+    before = refreshes_started(twitch)
+    started = asyncio.get_running_loop().time()
+    async with asyncio.timeout(INTERVAL * 10):
+        while refreshes_started(twitch) < before + 3:
+            await asyncio.sleep(0.05)
+    elapsed = asyncio.get_running_loop().time() - started
 
-    assert 2 <= refreshes <= 4, refreshes  # one per interval, not one per process
+    assert elapsed >= INTERVAL * 2 - 1, elapsed  # one refresh per interval, not per process
     refreshers = [p for p in processes if "this process now refreshes" in p.log()]
     assert len(refreshers) == 1
 
@@ -121,10 +117,9 @@ async def test_exactly_one_process_refreshes(cluster):
 async def test_after_a_refresh_every_shard_shows_the_new_snapshot(cluster):
     discord_fake, twitch, processes, other_guild = cluster
     old = expected_shown(twitch)
-    before = (await processes[0].health())["snapshot_at"]
     twitch.streams = random_streams(400, seed=77)
     assert expected_shown(twitch) != old
-    await processes[0].wait_for_snapshot(newer_than=before)
+    await processes[0].wait_for_fresh_snapshot(twitch)
 
     assert await duplicates_shown(discord_fake, discord_fake.guild_id) == expected_shown(twitch)
     assert await duplicates_shown(discord_fake, other_guild) == expected_shown(twitch)
@@ -136,7 +131,7 @@ async def test_another_process_takes_over_when_the_refresher_dies(cluster):
     survivor = next(p for p in processes if p is not refresher)
     refresher.kill()
     await refresher.process.wait()
-    before = first_pages(twitch)
+    before = refreshes_started(twitch)
 
     def took_over() -> bool:
         _, marker, after = survivor.log().partition("this process now refreshes")
@@ -145,4 +140,4 @@ async def test_another_process_takes_over_when_the_refresher_dies(cluster):
     async with asyncio.timeout(INTERVAL + 2.5):  # the survivor's next tick, plus the refresh
         while not took_over():
             await asyncio.sleep(0.1)
-    assert first_pages(twitch) > before
+    assert refreshes_started(twitch) > before

@@ -1079,6 +1079,16 @@ class FakeDiscord(LoopbackServer):
             "no channel message",
         )
 
+    async def all_violations(self) -> list[str]:
+        """`violations`, once every interaction dispatched so far was answered or its 3-second
+        deadline check has run: read right away, an interaction still waiting is not in it yet."""
+        loop = asyncio.get_running_loop()
+        waiting = [i.dispatched_at for i in self.interactions.values() if not i.acknowledged]
+        if waiting:
+            last_check = max(t for t in waiting if t is not None) + self.interaction_deadline
+            await asyncio.sleep(max(0.0, last_check + 0.1 - loop.time()))
+        return self.violations
+
     # ---- driving interactions -----------------------------------------------------------------
 
     async def slash(
