@@ -1,8 +1,8 @@
 """Embed renderers: results in, `discord.Embed` out. Pure, escaped, within Discord's limits.
 
 Every piece of a stranger's text (stream titles, channel and game names, Twitch display names,
-what a user typed) goes through `safe()` before it enters a message. It clips *after*
-escaping, so the limit holds for what is actually sent.
+what a user typed) goes through `safe()` before it enters a message, and autocomplete names
+through `plain()`. Both clip *after* escaping, so the limit holds for what is actually sent.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 import discord
+from discord import app_commands
 
 from bot.stats import NO_CATEGORY, AsOf, GameStat, Order, SnapshotInfo, StreamSummary, ranked
 from bot.streams import Stream
@@ -24,8 +25,10 @@ GAMES_PER_PAGE = 15
 # Room for a stranger's text, as sent (backslashes of escapes count). The list limits keep a
 # full page far below the 4,096 characters of a description; the others are Discord's own.
 NAME_LIMIT = 40  # a name in a line of /top or /gamestats
+ONE_NAME_LIMIT = 100  # a single name in a sentence or a field
 ERROR_LIMIT = 300  # why the last refresh failed, in /status
 EMBED_TITLE_LIMIT = 256
+CHOICE_NAME_LIMIT = 100
 LOGIN_URL_LIMIT = 75  # a Twitch login is at most 25 characters; longer ones get no link
 ELLIPSIS = "…"
 COLOUR = discord.Colour(0x9146FF)  # Twitch purple
@@ -137,6 +140,12 @@ def safe(text: str, limit: int = NAME_LIMIT) -> str:
     # Each character becomes at least one: what lies past limit + 1 would be clipped anyway.
     head = flat[: limit + 1]
     return _fit(_clusters(head, _escaped(head)), limit)
+
+
+def plain(text: str, limit: int) -> str:
+    """A stranger's text for places Discord shows unformatted (choice names): one line, clipped."""
+    head = _flat(text)[: limit + 1]
+    return _fit(_clusters(head, head), limit)
 
 
 def count(number: int) -> str:
@@ -272,3 +281,45 @@ def status_embed(
     embed.add_field(name="Last refresh", value=last, inline=False)
     embed.set_footer(text=f"refreshes every {refresh_minutes:g} min")
     return embed
+
+
+def unknown_game(typed: str, stream_count: int) -> str:
+    """/gamestats game:<typed> when no game of the snapshot has that name or id."""
+    return (
+        f"No live stream in the current top {count(stream_count)} is playing "
+        f"“{safe(typed, ONE_NAME_LIMIT)}”. Pick a game from the suggestions."
+    )
+
+
+def game_choices(games: Sequence[GameStat]) -> list[app_commands.Choice[str]]:
+    """Autocomplete suggestions for /gamestats: the game's name, its id as the value.
+
+    Discord shows choice names unformatted, so they are clipped, not escaped. The one entry
+    without an id is the streams without a category.
+    """
+    return [
+        app_commands.Choice(
+            name=plain(game.label, CHOICE_NAME_LIMIT) or NO_CATEGORY,
+            value=game.game_id or NO_CATEGORY,
+        )
+        for game in games
+    ]
+
+
+def whoami_embed(
+    display_name: str, login: str, *, linked_at: datetime, session_ends: datetime
+) -> discord.Embed:
+    """/whoami: the linked Twitch account and when the session ends."""
+    embed = discord.Embed(title="Your StreamStats link", colour=COLOUR)
+    account = f"{safe(display_name, ONE_NAME_LIMIT)} ({safe(login, ONE_NAME_LIMIT)})"
+    embed.add_field(name="Twitch account", value=account)
+    embed.add_field(name="Linked", value=discord.utils.format_dt(linked_at, "R"))
+    embed.add_field(name="Session ends", value=discord.utils.format_dt(session_ends, "R"))
+    return embed
+
+
+def linked_notice(display_name: str, session_ends: datetime) -> str:
+    """The message that tells a user their Twitch account is now linked."""
+    name = safe(display_name, ONE_NAME_LIMIT)
+    ends = discord.utils.format_dt(session_ends, "R")
+    return f"Linked to Twitch account **{name}**. Your session ends {ends}."

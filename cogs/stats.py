@@ -78,10 +78,7 @@ class StatsCog(commands.Cog):
             return
         found = find_game(result.value, game)
         if found is None:
-            raise UserFacingError(
-                f"No live stream in the current top {result.snapshot.stream_count:,} is playing "
-                f"“{embeds.safe(game, 100)}”. Pick a game from the suggestions."
-            )
+            raise UserFacingError(embeds.unknown_game(game, result.snapshot.stream_count))
         embed = embeds.game_embed(found, result.snapshot, self.minutes)
         await interaction.followup.send(embed=embed)
 
@@ -94,10 +91,7 @@ class StatsCog(commands.Cog):
             result = await self.bot.stats.game_stats("memory")
         except NoDataYet:
             return []
-        return [
-            app_commands.Choice(name=game.label[:100], value=game.game_id or game.label)
-            for game in games_matching(result.value, current)
-        ]
+        return embeds.game_choices(games_matching(result.value, current))
 
     @app_commands.command(name="top")
     @app_commands.describe(

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import embeds
-from bot.stats import AsOf, GameStat, SnapshotInfo, StreamSummary, top_streams
+from bot.stats import NO_CATEGORY, AsOf, GameStat, SnapshotInfo, StreamSummary, top_streams
 from tests.bot.test_stats import stream
-from tests.fakes.discord import message_violations
+from tests.fakes.discord import choice_violations, message_violations
 from tests.markdown import live_markdown, shown, template
 from tests.strategies import game_ids, hostile_names, logins
 
@@ -230,6 +230,15 @@ def test_escaping_shows_the_text_as_it_was_written(text):
 
 
 @hostile
+@given(text=hostile_names, limit=st.integers(1, 300))
+def test_plain_text_is_one_line_and_fits_its_limit(text, limit):
+    clipped = embeds.plain(text, limit)
+
+    assert not any(char in clipped for char in "\r\n\x85\u2028\u2029")
+    assert_clipped(clipped, embeds.plain(text, 100_000), limit)
+
+
+@hostile
 @given(game=games)
 def test_one_game_embed_passes_discord_whatever_the_name(game):
     embed = embeds.game_embed(game, SNAPSHOT, 15)
@@ -295,3 +304,64 @@ def test_status_embed_passes_discord_whatever_the_error_says(error):
 )
 def test_stream_summary_embed_passes_discord_whatever_the_figures(figures):
     assert refused(embeds.stream_summary_embed(AsOf(SNAPSHOT, figures), 15)) == []
+
+
+@hostile
+@given(display_name=hostile_names, login=logins)
+def test_whoami_embed_passes_discord_whatever_the_twitch_names(display_name, login):
+    embed = embeds.whoami_embed(display_name, login, linked_at=WHEN, session_ends=WHEN)
+
+    assert refused(embed) == []
+    account = {field.name: field.value for field in embed.fields}["Twitch account"]
+    match = template(r"{} \({}\)").fullmatch(account)
+    assert match, account
+    assert live_markdown(match[1], line_start=True) == [] and live_markdown(match[2]) == []
+
+
+def test_whoami_shows_the_display_name_and_the_login_escaped():
+    embed = embeds.whoami_embed("Viewer_One", "the_real_one", linked_at=WHEN, session_ends=WHEN)
+    fields = {field.name: field.value for field in embed.fields}
+
+    assert fields["Twitch account"] == "Viewer\\_One (the\\_real\\_one)"
+    assert fields["Session ends"] == discord.utils.format_dt(WHEN, "R")
+
+
+@hostile
+@given(display_name=hostile_names)
+def test_linked_notice_passes_discord_whatever_the_display_name(display_name):
+    text = embeds.linked_notice(display_name, WHEN)
+
+    assert message_violations({"content": text}) == []
+    match = template(
+        r"Linked to Twitch account \*\*{}\*\*\. Your session ends <t:\d+:R>\."
+    ).fullmatch(text)
+    assert match, text
+    assert live_markdown(match[1]) == []
+
+
+@hostile
+@given(typed=hostile_names, streams=st.integers(0, 10**6))
+def test_unknown_game_sentence_passes_discord_whatever_was_typed(typed, streams):
+    text = embeds.unknown_game(typed, streams)
+
+    assert message_violations({"content": text}) == []
+    match = template(r"No live stream in the current top [\d,]+ is playing “{}”\. .*").fullmatch(
+        text
+    )
+    assert match, text
+    assert live_markdown(match[1]) == []
+
+
+@hostile
+@given(suggested=st.lists(games, max_size=25))
+def test_game_choices_pass_discord_whatever_the_names(suggested):
+    choices = embeds.game_choices(suggested)
+
+    assert choice_violations([choice.to_dict() for choice in choices]) == []
+    assert [choice.value for choice in choices] == [g.game_id or NO_CATEGORY for g in suggested]
+
+
+def test_a_long_game_name_is_suggested_clipped_with_an_ellipsis():
+    (choice,) = embeds.game_choices([GameStat("1", "Ä" * 99 + "\u0308" + "x" * 50, 3, 9)])
+
+    assert choice.name == "Ä" * 98 + "…"
