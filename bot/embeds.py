@@ -1,37 +1,151 @@
-"""Embed renderers: results in, `discord.Embed` out. Pure, escaped, within Discord's limits."""
+"""Embed renderers: results in, `discord.Embed` out. Pure, escaped, within Discord's limits.
+
+Every piece of a stranger's text (stream titles, channel and game names, Twitch display names,
+what a user typed) goes through `safe()` before it enters a message, and autocomplete names
+through `plain()`. Both clip *after* escaping, so the limit holds for what is actually sent.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote
 
 import discord
+from discord import app_commands
 
 from bot.stats import NO_CATEGORY, AsOf, GameStat, Order, SnapshotInfo, StreamSummary, ranked
 from bot.streams import Stream
 
 TOP_PER_PAGE = 10
 GAMES_PER_PAGE = 15
-NAME_LIMIT = 40  # characters of a stranger's name shown before clipping
-TITLE_LIMIT = 80
+# Room for a stranger's text, as sent (backslashes of escapes count). The list limits keep a
+# full page far below the 4,096 characters of a description; the others are Discord's own.
+NAME_LIMIT = 40  # a name in a line of /top or /gamestats
+ONE_NAME_LIMIT = 100  # a single name in a sentence or a field
+ERROR_LIMIT = 300  # why the last refresh failed, in /status
+EMBED_TITLE_LIMIT = 256
+CHOICE_NAME_LIMIT = 100
+LOGIN_URL_LIMIT = 75  # a Twitch login is at most 25 characters; longer ones get no link
+ELLIPSIS = "…"
 COLOUR = discord.Colour(0x9146FF)  # Twitch purple
 DUPLICATES_MEANING = (
     "*Duplicates* are streams whose viewer count is shared with at least one other stream; "
     "*shared counts* is how many different viewer counts are shared."
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Line breaks and other control characters become one space: every name stays on one line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Bidi embeddings, overrides and isolates would reorder the text that follows the name.
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Discord's markdown acts on these wherever they stand: emphasis, strike-through, code,
+# spoilers, masked links, and `<…>` mentions of users, roles, channels, commands, timestamps.
+_INLINE = frozenset("\\*_~`|[]<")
+# ... and on these only at the start of a line: headings, subtext (-#), block quotes, lists.
+_LINE_START = frozenset("#>-+")
+_ORDERED_LIST = re.compile(r"[0-9]+(?=\.)")
+_ZWJ = "\u200d"
+_SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")
+
+
+def _flat(text: str) -> str:
+    """One line, no bidi controls, no surrounding space."""
+    return _CONTROL.sub(" ", _BIDI.sub("", text)).strip()
+
+
+def _ignorable(char: str) -> bool:
+    """Space, zero-width and combining characters: a line "starts" after them."""
+    return char.isspace() or unicodedata.category(char) in {"Cf", "Mn", "Mc", "Me"}
+
+
+def _escaped(text: str) -> list[str]:
+    """One piece per character of `text`: the character, or a backslash and the character."""
+    pieces = ["\\" + char if char in _INLINE else char for char in text]
+    start = next((index for index, char in enumerate(text) if not _ignorable(char)), len(text))
+    number = _ORDERED_LIST.match(text, start)
+    if number:
+        pieces[number.end()] = "\\."
+    elif start < len(text) and text[start] in _LINE_START:
+        pieces[start] = "\\" + text[start]
+    return pieces
+
+
+def _joins_previous(char: str, previous: str) -> bool:
+    """Whether `char` is drawn as part of the character before it (accent, joined emoji, tone)."""
+    return (
+        previous == _ZWJ
+        or char == _ZWJ
+        or unicodedata.category(char) in {"Mn", "Mc", "Me"}
+        or _SKIN_TONES[0] <= char <= _SKIN_TONES[1]
+    )
+
+
+def _clusters(text: str, pieces: Sequence[str]) -> list[list[str]]:
+    """The pieces grouped by what is drawn as one character, so clipping keeps accents on."""
+    clusters: list[list[str]] = []
+    for index, piece in enumerate(pieces):
+        if clusters and _joins_previous(text[index], text[index - 1]):
+            clusters[-1].append(piece)
+        else:
+            clusters.append([piece])
+    return clusters
+
+
+def _trim_end(text: str) -> str:
+    """Without trailing spaces and zero-width characters (they would cling to the ellipsis)."""
+    end = len(text)
+    while end and (text[end - 1].isspace() or unicodedata.category(text[end - 1]) == "Cf"):
+        end -= 1
+    return text[:end]
+
+
+def _fit(clusters: Sequence[Sequence[str]], limit: int) -> str:
+    """The pieces joined if they fit in `limit`, else whole clusters and an ellipsis that do.
+
+    Pieces are never split, so an escape never loses its backslash or its character. A single
+    cluster wider than the room (a tower of combining marks) is cut between its pieces.
+    """
+    text = "".join(piece for cluster in clusters for piece in cluster)
+    if len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    kept: list[str] = []
+    used = 0
+    for cluster in clusters:
+        size = sum(map(len, cluster))
+        if used + size <= room:
+            kept.extend(cluster)
+            used += size
+            continue
+        if not kept:
+            for piece in cluster:
+                if used + len(piece) > room:
+                    break
+                kept.append(piece)
+                used += len(piece)
+        break
+    return _trim_end("".join(kept)) + ELLIPSIS
 
 
 def safe(text: str, limit: int = NAME_LIMIT) -> str:
-    """Text from strangers made inert: one line, clipped, markdown and mentions escaped."""
-    flat = _CONTROL.sub(" ", text).strip()
-    if len(flat) > limit:
-        flat = flat[: limit - 1].rstrip() + "…"
-    escaped = discord.utils.escape_markdown(flat).replace("]", "\\]")
-    return discord.utils.escape_mentions(escaped)
+    """A stranger's text made inert for markdown: one line, escaped, then clipped to `limit`.
+
+    discord.py's `escape_markdown` escapes a character only where the rest of the text could
+    close it, and one backslash before a masked link leaves everything inside it live (so
+    `[a](b) **bold** [c](d)` stays bold); here every markdown character is escaped, always.
+    """
+    flat = discord.utils.escape_mentions(_flat(text))
+    # Each character becomes at least one: what lies past limit + 1 would be clipped anyway.
+    head = flat[: limit + 1]
+    return _fit(_clusters(head, _escaped(head)), limit)
+
+
+def plain(text: str, limit: int) -> str:
+    """A stranger's text for places Discord shows unformatted (choice names): one line, clipped."""
+    head = _flat(text)[: limit + 1]
+    return _fit(_clusters(head, head), limit)
 
 
 def count(number: int) -> str:
@@ -79,7 +193,7 @@ def stream_summary_embed(result: AsOf[StreamSummary], refresh_minutes: float) ->
 
 def game_embed(game: GameStat, snapshot: SnapshotInfo, refresh_minutes: float) -> discord.Embed:
     """/gamestats game:<name>: one game's figures."""
-    embed = _embed(safe(game.label, 200), snapshot, refresh_minutes)
+    embed = _embed(safe(game.label, EMBED_TITLE_LIMIT), snapshot, refresh_minutes)
     embed.add_field(name="Live streams", value=count(game.streams))
     embed.add_field(name="Highest viewer count", value=count(game.max_viewers))
     return embed
@@ -106,8 +220,15 @@ def game_pages(result: AsOf[Sequence[GameStat]], refresh_minutes: float) -> list
 
 
 def channel_link(stream: Stream) -> str:
-    """The display name linked to the channel (the login is URL-quoted, the name escaped)."""
-    return f"[{safe(stream.user_name)}](https://twitch.tv/{quote(stream.user_login, safe='')})"
+    """The display name linked to the channel (the login is URL-quoted, the name escaped).
+
+    A login longer than any Twitch issues is no channel: the name is shown without a link.
+    """
+    name = safe(stream.user_name) or safe(stream.user_login)
+    login = quote(stream.user_login, safe="")
+    if len(login) > LOGIN_URL_LIMIT:
+        return name
+    return f"[{name}](https://twitch.tv/{login})"
 
 
 def top_pages(
@@ -154,7 +275,51 @@ def status_embed(
     elif last_error is None:
         last = f"succeeded {discord.utils.format_dt(last_attempt, 'R')}"
     else:
-        last = f"failed {discord.utils.format_dt(last_attempt, 'R')}: {safe(last_error, 300)}"
+        last = (
+            f"failed {discord.utils.format_dt(last_attempt, 'R')}: {safe(last_error, ERROR_LIMIT)}"
+        )
     embed.add_field(name="Last refresh", value=last, inline=False)
     embed.set_footer(text=f"refreshes every {refresh_minutes:g} min")
     return embed
+
+
+def unknown_game(typed: str, stream_count: int) -> str:
+    """/gamestats game:<typed> when no game of the snapshot has that name or id."""
+    return (
+        f"No live stream in the current top {count(stream_count)} is playing "
+        f"“{safe(typed, ONE_NAME_LIMIT)}”. Pick a game from the suggestions."
+    )
+
+
+def game_choices(games: Sequence[GameStat]) -> list[app_commands.Choice[str]]:
+    """Autocomplete suggestions for /gamestats: the game's name, its id as the value.
+
+    Discord shows choice names unformatted, so they are clipped, not escaped. The one entry
+    without an id is the streams without a category.
+    """
+    return [
+        app_commands.Choice(
+            name=plain(game.label, CHOICE_NAME_LIMIT) or NO_CATEGORY,
+            value=game.game_id or NO_CATEGORY,
+        )
+        for game in games
+    ]
+
+
+def whoami_embed(
+    display_name: str, login: str, *, linked_at: datetime, session_ends: datetime
+) -> discord.Embed:
+    """/whoami: the linked Twitch account and when the session ends."""
+    embed = discord.Embed(title="Your StreamStats link", colour=COLOUR)
+    account = f"{safe(display_name, ONE_NAME_LIMIT)} ({safe(login, ONE_NAME_LIMIT)})"
+    embed.add_field(name="Twitch account", value=account)
+    embed.add_field(name="Linked", value=discord.utils.format_dt(linked_at, "R"))
+    embed.add_field(name="Session ends", value=discord.utils.format_dt(session_ends, "R"))
+    return embed
+
+
+def linked_notice(display_name: str, session_ends: datetime) -> str:
+    """The message that tells a user their Twitch account is now linked."""
+    name = safe(display_name, ONE_NAME_LIMIT)
+    ends = discord.utils.format_dt(session_ends, "R")
+    return f"Linked to Twitch account **{name}**. Your session ends {ends}."

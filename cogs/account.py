@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot import embeds
 from bot.accounts import LinkResult
 from bot.replies import Reply, Sendable, answer
 from bot.supervisor import VALIDATION_LOOP
@@ -53,9 +54,7 @@ class AccountCog(commands.Cog):
 
     async def tell_user_linked(self, result: LinkResult) -> None:
         """Say in Discord that the link worked: under /login if still possible, else by DM."""
-        name = discord.utils.escape_markdown(result.twitch.display_name)
-        ends = discord.utils.format_dt(result.expires_at, "R")
-        text = f"Linked to Twitch account **{name}**. Your session ends {ends}."
+        text = embeds.linked_notice(result.twitch.display_name, result.expires_at)
         interaction = self._login_interactions.pop(result.discord_id, None)
         if interaction is not None and not interaction.is_expired():
             try:
@@ -83,12 +82,11 @@ class AccountCog(commands.Cog):
             if found is None:
                 return Reply(NO_LINK, ephemeral=True)
             user, session = found
-            embed = discord.Embed(title="Your StreamStats link", colour=discord.Colour(0x9146FF))
-            name = discord.utils.escape_markdown(user.twitch_display_name)
-            embed.add_field(name="Twitch account", value=f"{name} ({user.twitch_login})")
-            embed.add_field(name="Linked", value=discord.utils.format_dt(user.linked_at, "R"))
-            embed.add_field(
-                name="Session ends", value=discord.utils.format_dt(session.expires_at, "R")
+            embed = embeds.whoami_embed(
+                user.twitch_display_name,
+                user.twitch_login,
+                linked_at=user.linked_at,
+                session_ends=session.expires_at,
             )
             return Reply(embed=embed, ephemeral=True)
 

@@ -84,10 +84,7 @@ class StatsCog(commands.Cog):
                 return self._paginator(embeds.game_pages(result, self.minutes), interaction)
             found = find_game(result.value, game)
             if found is None:
-                raise UserFacingError(
-                    f"No live stream in the current top {result.snapshot.stream_count:,} is "
-                    f"playing “{embeds.safe(game, 100)}”. Pick a game from the suggestions."
-                )
+                raise UserFacingError(embeds.unknown_game(game, result.snapshot.stream_count))
             return Reply(embed=embeds.game_embed(found, result.snapshot, self.minutes))
 
         await answer(interaction, work)
@@ -102,10 +99,7 @@ class StatsCog(commands.Cog):
                 result = await self.bot.stats.game_stats("memory")
         except (NoDataYet, TimeoutError, UserFacingError):
             return []  # autocomplete cannot be deferred: no suggestions beats a failed box
-        return [
-            app_commands.Choice(name=game.label[:100], value=game.game_id or game.label)
-            for game in games_matching(result.value, current)
-        ]
+        return embeds.game_choices(games_matching(result.value, current))
 
     @app_commands.command(name="top")
     @app_commands.describe(

@@ -41,3 +41,33 @@ def snapshots(draw: st.DrawFn, max_size: int = 250) -> list[Stream]:
             )
         )
     return streams
+
+
+# Pieces of text that break naive escaping: markdown in every position, mentions of every kind,
+# zero-width, joining, combining and direction-changing characters, line breaks, emoji.
+HOSTILE_PIECES = (
+    *("_", "__", "\\", "\\\\", "*", "**", "`", "```", "~~", "||", "|", "[", "]", "(", ")"),
+    *("[x](https://evil.example)", "<", ">", ">>> ", "# ", "### ", "-# ", "- ", "+ ", "* "),
+    *("1. ", "12.", "#", "-", ".", "7", " ", "\t", "\u3000", "a", "Z", "é", "Ж", "ゆうき"),
+    *("@everyone", "@here", "<@110000000000000030>", "<@!110000000000000030>"),
+    *("<@&110000000000000031>", "<#110000000000000032>", "</top:110000000000000033>"),
+    *("<t:1700000000:R>", "<:emoji:110000000000000034>", "https://evil.example"),
+    *("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2066", "\u200f"),
+    *("\u0301", "\u0338", "\u20dd", "\ufe0f", "\U0001f3fd", "😀", "👨\u200d👩\u200d👧", "🇩🇪"),
+    *("\n", "\r\n", "\u2028", "\x85", "\x1b"),
+)
+HUGE = 4_800  # characters: far past every limit of a Discord message
+
+
+def _repeat(pieces: list[str]) -> str:
+    return ("".join(pieces) * HUGE)[:HUGE]
+
+
+hostile_names = st.one_of(
+    names,
+    st.lists(st.sampled_from(HOSTILE_PIECES), max_size=40).map("".join),
+    st.lists(st.sampled_from(HOSTILE_PIECES), min_size=1, max_size=6).map(_repeat),
+)
+# Twitch logins are 4-25 of [a-z0-9_]; a few hostile ones test that nothing depends on that.
+logins = st.one_of(st.from_regex(r"[a-z0-9_]{4,25}", fullmatch=True), hostile_names)
+game_ids = st.from_regex(r"[1-9][0-9]{0,9}", fullmatch=True)

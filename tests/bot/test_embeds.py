@@ -7,10 +7,15 @@ from datetime import UTC, datetime
 
 import discord
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot import embeds
-from bot.stats import AsOf, GameStat, SnapshotInfo, StreamSummary, top_streams
+from bot.stats import NO_CATEGORY, AsOf, GameStat, SnapshotInfo, StreamSummary, top_streams
 from tests.bot.test_stats import stream
+from tests.fakes.discord import choice_violations, message_violations
+from tests.markdown import live_markdown, shown, template
+from tests.strategies import game_ids, hostile_names, logins
 
 SNAPSHOT = SnapshotInfo(id=3, taken_at=datetime(2026, 11, 28, 17, 45, tzinfo=UTC), stream_count=100)
 HOSTILE = (
@@ -134,3 +139,229 @@ def test_status_embed_before_the_first_snapshot():
     fields = {field.name: field.value for field in embed.fields}
     assert "none yet" in fields["Snapshot"]
     assert fields["Last refresh"] == "no refresh has finished yet"
+
+
+# --- Strangers' text against Discord's rules, as the fake Discord checks every message ---
+
+WHEN = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+hostile = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+games = st.one_of(
+    st.builds(
+        GameStat,
+        game_id=game_ids,
+        game_name=hostile_names,
+        streams=st.integers(1, 10**6),
+        max_viewers=st.integers(0, 10**8),
+    ),
+    st.builds(GameStat, st.just(""), st.just(""), st.integers(1, 10**6), st.integers(0, 10**8)),
+)
+
+
+@st.composite
+def hostile_streams(draw: st.DrawFn) -> list:
+    """Up to 120 live streams (more than /top shows) whose every text field is hostile."""
+    count = draw(st.integers(1, 120))
+    return [
+        replace(
+            stream(index, draw(st.integers(0, 10**8))),
+            user_login=draw(logins),
+            user_name=draw(hostile_names),
+            game_name=draw(hostile_names),
+            title=draw(hostile_names),
+        )
+        for index in range(count)
+    ]
+
+
+def refused(embed: discord.Embed) -> list[str]:
+    """What Discord would refuse in a message carrying this embed ([] when it accepts it)."""
+    return message_violations({"embeds": [embed.to_dict()]})
+
+
+def assert_clipped(clipped: str, whole: str, limit: int, read=str) -> None:
+    """`clipped` is `whole` when that fits `limit`, else how `whole` begins and an ellipsis."""
+    assert len(clipped) <= limit
+    if len(whole) <= limit:
+        assert clipped == whole
+    else:
+        assert clipped.endswith("…")
+        assert read(whole).startswith(read(clipped.removesuffix("…")))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "[a](https://evil.example) **bold** [c](https://evil.example)",  # one escape for all
+        "*\u200d*bold*\u200d*",
+        "1. a list",
+        "-# subtext",
+        "\u200b# a heading behind a zero-width space",
+        "<#110000000000000032> <@&110000000000000031> </top:110000000000000033> <t:1:R>",
+        "@everyone @here",
+    ],
+)
+def test_markdown_and_mentions_stay_inert_where_escape_markdown_leaves_them(name):
+    assert live_markdown(embeds.safe(name, 200), line_start=True) == []
+
+
+def test_a_name_of_underscores_is_clipped_after_escaping_never_inside_an_escape():
+    title = embeds.game_embed(GameStat("1", "_" * 200, 3, 9), SNAPSHOT, 15).title
+
+    assert title == "\\_" * 127 + "…"
+    assert embeds.safe("ab" + "_" * 10, 6) == "ab\\_…"
+
+
+@hostile
+@given(text=hostile_names, limit=st.integers(1, 300))
+def test_safe_text_is_inert_and_fits_its_limit_after_escaping(text, limit):
+    clipped = embeds.safe(text, limit)
+
+    assert live_markdown(clipped, line_start=True) == []
+    assert_clipped(clipped, embeds.safe(text, 100_000), limit, read=shown)
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200))
+def test_escaping_shows_the_text_as_it_was_written(text):
+    assert shown(embeds.safe(text, 1_000)).replace("@\u200b", "@") == text.strip()
+
+
+@hostile
+@given(text=hostile_names, limit=st.integers(1, 300))
+def test_plain_text_is_one_line_and_fits_its_limit(text, limit):
+    clipped = embeds.plain(text, limit)
+
+    assert not any(char in clipped for char in "\r\n\x85\u2028\u2029")
+    assert_clipped(clipped, embeds.plain(text, 100_000), limit)
+
+
+@hostile
+@given(game=games)
+def test_one_game_embed_passes_discord_whatever_the_name(game):
+    embed = embeds.game_embed(game, SNAPSHOT, 15)
+
+    assert refused(embed) == []
+    assert live_markdown(embed.title, line_start=True) == []
+
+
+GAME_LINE = template(r"` *\d+\.` \*\*{}\*\* — [\d,]+ streams · top [\d,]+ viewers")
+
+
+@hostile
+@given(ranking=st.lists(games, min_size=1, max_size=40))
+def test_game_pages_pass_discord_whatever_the_names(ranking):
+    for page in embeds.game_pages(AsOf(SNAPSHOT, ranking), 15):
+        assert refused(page) == []
+        for line in page.description.splitlines():
+            match = GAME_LINE.fullmatch(line)
+            assert match, line
+            assert live_markdown(match[1]) == []
+
+
+TOP_LINE = template(
+    r"` *\d+\.` (?:\[{}\]\(https://twitch\.tv/[\w%.~-]*\)|{}) — {} · \*\*[\d,]+\*\*"
+)
+
+
+@hostile
+@given(streams=hostile_streams(), order=st.sampled_from(["desc", "asc"]))
+def test_top_pages_pass_discord_whatever_the_names(streams, order):
+    for page in embeds.top_pages(AsOf(SNAPSHOT, top_streams(streams, order)), order, 15):
+        assert refused(page) == []
+        for line in page.description.splitlines():
+            match = TOP_LINE.fullmatch(line)
+            assert match, line
+            assert all(live_markdown(slot) == [] for slot in match.groups() if slot)
+
+
+@hostile
+@given(error=hostile_names)
+def test_status_embed_passes_discord_whatever_the_error_says(error):
+    embed = embeds.status_embed(
+        SNAPSHOT, next_refresh=WHEN, last_error=error, last_attempt=WHEN, refresh_minutes=15
+    )
+
+    assert refused(embed) == []
+    last = {field.name: field.value for field in embed.fields}["Last refresh"]
+    match = template(r"failed <t:\d+:R>: {}").fullmatch(last)
+    assert match, last
+    assert live_markdown(match[1]) == []
+
+
+@given(
+    figures=st.builds(
+        StreamSummary,
+        total=st.integers(0, 10**12),
+        median=st.one_of(st.none(), st.floats(0, 10**12)),
+        odd=st.integers(0, 10**12),
+        even=st.integers(0, 10**12),
+        duplicates=st.integers(0, 10**12),
+        shared_counts=st.integers(0, 10**12),
+    )
+)
+def test_stream_summary_embed_passes_discord_whatever_the_figures(figures):
+    assert refused(embeds.stream_summary_embed(AsOf(SNAPSHOT, figures), 15)) == []
+
+
+@hostile
+@given(display_name=hostile_names, login=logins)
+def test_whoami_embed_passes_discord_whatever_the_twitch_names(display_name, login):
+    embed = embeds.whoami_embed(display_name, login, linked_at=WHEN, session_ends=WHEN)
+
+    assert refused(embed) == []
+    account = {field.name: field.value for field in embed.fields}["Twitch account"]
+    match = template(r"{} \({}\)").fullmatch(account)
+    assert match, account
+    assert live_markdown(match[1], line_start=True) == [] and live_markdown(match[2]) == []
+
+
+def test_whoami_shows_the_display_name_and_the_login_escaped():
+    embed = embeds.whoami_embed("Viewer_One", "the_real_one", linked_at=WHEN, session_ends=WHEN)
+    fields = {field.name: field.value for field in embed.fields}
+
+    assert fields["Twitch account"] == "Viewer\\_One (the\\_real\\_one)"
+    assert fields["Session ends"] == discord.utils.format_dt(WHEN, "R")
+
+
+@hostile
+@given(display_name=hostile_names)
+def test_linked_notice_passes_discord_whatever_the_display_name(display_name):
+    text = embeds.linked_notice(display_name, WHEN)
+
+    assert message_violations({"content": text}) == []
+    match = template(
+        r"Linked to Twitch account \*\*{}\*\*\. Your session ends <t:\d+:R>\."
+    ).fullmatch(text)
+    assert match, text
+    assert live_markdown(match[1]) == []
+
+
+@hostile
+@given(typed=hostile_names, streams=st.integers(0, 10**6))
+def test_unknown_game_sentence_passes_discord_whatever_was_typed(typed, streams):
+    text = embeds.unknown_game(typed, streams)
+
+    assert message_violations({"content": text}) == []
+    match = template(r"No live stream in the current top [\d,]+ is playing “{}”\. .*").fullmatch(
+        text
+    )
+    assert match, text
+    assert live_markdown(match[1]) == []
+
+
+@hostile
+@given(suggested=st.lists(games, max_size=25))
+def test_game_choices_pass_discord_whatever_the_names(suggested):
+    choices = embeds.game_choices(suggested)
+
+    assert choice_violations([choice.to_dict() for choice in choices]) == []
+    assert [choice.value for choice in choices] == [g.game_id or NO_CATEGORY for g in suggested]
+
+
+def test_a_long_game_name_is_suggested_clipped_with_an_ellipsis():
+    (choice,) = embeds.game_choices([GameStat("1", "Ä" * 99 + "\u0308" + "x" * 50, 3, 9)])
+
+    assert choice.name == "Ä" * 98 + "…"

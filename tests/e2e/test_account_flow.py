@@ -84,7 +84,7 @@ async def test_link_use_expire_and_logout(world, caplog):
     assert not (await stats.wait_for_message()).get("flags", 0) & EPHEMERAL
     whoami = await (await world.discord.slash("whoami")).wait_for_message()
     fields = {f["name"]: f["value"] for f in whoami["embeds"][0]["fields"]}
-    assert fields["Twitch account"] == "Viewer\\_One (viewer_one)"
+    assert fields["Twitch account"] == "Viewer\\_One (viewer\\_one)"
     assert fields["Session ends"].startswith("<t:")
 
     world.clock.advance(hours=1, minutes=1)

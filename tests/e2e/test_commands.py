@@ -9,9 +9,11 @@ import pytest
 import pytest_asyncio
 
 from bot import stats
+from tests.bot.test_embeds import TOP_LINE
 from tests.e2e.harness import backend, bot_environment, current_top, expected_summary, run_bot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, make_stream, random_streams
+from tests.markdown import live_markdown, template
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -19,7 +21,9 @@ TOP = 300
 EPHEMERAL = 64
 OTHER_USER = 1_100_000_000_000_000_999
 HOSTILE_NAME = "@everyone **bold** [x](https://evil.example) <@1100000000000000300>"
-OVERSIZED = "_*`~|>#@[]()" * 400  # 4,800 characters of markdown, far past every embed limit
+# 4,800 characters that all need a backslash (or a zero-width space), far past every limit.
+OVERSIZED = ("_\\*`~|<@everyone" * 400)[:4800]
+UNDERSCORES = "_" * 200  # 400 characters once escaped: more than an embed title holds
 
 
 def fake_streams() -> list[dict]:
@@ -28,6 +32,8 @@ def fake_streams() -> list[dict]:
     streams.append(
         make_stream(9999, 10**7, user_name=HOSTILE_NAME, game_name="`code` ||spoiler|| @here")
     )
+    # A game whose name doubles in length when escaped, watched enough to be in the top.
+    streams.append(make_stream(9998, 10**5, game_id="9998", game_name=UNDERSCORES))
     for index in range(9990, 9995):
         streams.append(
             make_stream(
@@ -251,16 +257,47 @@ async def test_hostile_names_are_rendered_inert(discord_fake):
     assert "**bold**" not in first_line and "\\*\\*bold\\*\\*" in first_line
     assert "||spoiler||" not in first_line
     assert "[x](https://evil.example)" not in first_line
+    match = TOP_LINE.fullmatch(first_line)
+    assert match, first_line
+    assert all(live_markdown(slot) == [] for slot in match.groups() if slot)
     messages = [r["data"] for r in interaction.responses if r["type"] == 4]
     messages += interaction.followups
     assert messages
     assert all(body["allowed_mentions"] == {"parse": []} for body in messages)
 
 
+async def test_what_a_user_typed_is_echoed_inert(discord_fake):
+    typed = "[a](https://evil.example) **bold** [c](https://evil.example) <#1100000000000000100>"
+    interaction = await discord_fake.slash("gamestats", {"game": typed})
+    message = await interaction.wait_for_message()
+
+    assert message["flags"] & EPHEMERAL
+    sentence = template(r"No live stream in the current top 300 is playing “{}”\. .*")
+    match = sentence.fullmatch(message["content"])
+    assert match, message["content"]
+    assert live_markdown(match[1]) == []
+    assert discord_fake.violations == []
+
+
+async def test_a_game_named_with_200_underscores_gets_its_embed(discord_fake, twitch_fake):
+    games = stats.game_stats(current_top(twitch_fake, TOP))
+    game = next(g for g in games if g.game_name == UNDERSCORES)
+    interaction = await discord_fake.slash("gamestats", {"game": UNDERSCORES})
+    message = await interaction.wait_for_message()
+
+    assert not message.get("flags", 0) & EPHEMERAL, message.get("content")
+    assert message["embeds"][0]["title"] == "\\_" * 127 + "…"
+    assert fields_of(message) == {
+        "Live streams": f"{game.streams:,}",
+        "Highest viewer count": f"{game.max_viewers:,}",
+    }
+    assert discord_fake.violations == []
+
+
 async def test_oversized_names_stay_within_discord_limits(discord_fake):
     top = await discord_fake.slash("top")
     games = await discord_fake.slash("gamestats")
-    choices = await discord_fake.autocomplete("gamestats", "game", "_*`")
+    choices = await discord_fake.autocomplete("gamestats", "game", OVERSIZED[:4])
     suggested = (await choices.wait_for_response())["data"]["choices"]
     one_game = await discord_fake.slash("gamestats", {"game": suggested[0]["value"]})
 

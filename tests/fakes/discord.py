@@ -541,6 +541,23 @@ def _validate_choices(errors: _FormErrors, choices: object, path: tuple[str | in
             errors.add((*here, "value"), "BASE_TYPE_REQUIRED", "This field is required")
 
 
+def message_violations(body: Mapping[str, Any], flags: int = 0) -> list[str]:
+    """What Discord would reject in a message body (content, embeds, components), one per line.
+
+    The same rules the fake applies to every message the bot sends, for tests of pure renderers.
+    """
+    errors = _FormErrors()
+    _validate_message(errors, body, (), flags)
+    return errors.lines()
+
+
+def choice_violations(choices: object) -> list[str]:
+    """What Discord would reject in an autocomplete answer's choices, one per line."""
+    errors = _FormErrors()
+    _validate_choices(errors, choices, ("choices",))
+    return errors.lines()
+
+
 def _validate_option_list(errors: _FormErrors, options: object, path: tuple[str | int, ...]) -> int:
     """Validate command options; return their character count."""
     if not isinstance(options, list):
