@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
@@ -101,15 +101,17 @@ def _trim_end(text: str) -> str:
     return text[:end]
 
 
-def _fit(clusters: Sequence[Sequence[str]], limit: int) -> str:
+def _fit(text: str, pieces: Sequence[str], limit: int) -> str:
     """The pieces joined if they fit in `limit`, else whole clusters and an ellipsis that do.
 
-    Pieces are never split, so an escape never loses its backslash or its character. A single
-    cluster wider than the room (a tower of combining marks) is cut between its pieces.
+    `pieces` holds one piece per character of `text`. Pieces are never split, so an escape
+    never loses its backslash or its character. A single cluster wider than the room (a tower
+    of combining marks) is cut between its pieces.
     """
-    text = "".join(piece for cluster in clusters for piece in cluster)
-    if len(text) <= limit:
-        return text
+    joined = "".join(pieces)
+    if len(joined) <= limit:
+        return joined  # the common case: no need to know where characters join
+    clusters = _clusters(text, pieces)
     room = limit - len(ELLIPSIS)
     kept: list[str] = []
     used = 0
@@ -139,13 +141,13 @@ def safe(text: str, limit: int = NAME_LIMIT) -> str:
     flat = discord.utils.escape_mentions(_flat(text))
     # Each character becomes at least one: what lies past limit + 1 would be clipped anyway.
     head = flat[: limit + 1]
-    return _fit(_clusters(head, _escaped(head)), limit)
+    return _fit(head, _escaped(head), limit)
 
 
 def plain(text: str, limit: int) -> str:
     """A stranger's text for places Discord shows unformatted (choice names): one line, clipped."""
     head = _flat(text)[: limit + 1]
-    return _fit(_clusters(head, head), limit)
+    return _fit(head, head, limit)
 
 
 def count(number: int) -> str:
@@ -199,12 +201,36 @@ def game_embed(game: GameStat, snapshot: SnapshotInfo, refresh_minutes: float) -
     return embed
 
 
-def game_pages(result: AsOf[Sequence[GameStat]], refresh_minutes: float) -> list[discord.Embed]:
+class Pages(Sequence[discord.Embed]):
+    """The pages of a list, each rendered the first time it is shown.
+
+    An answer shows one page and most are never turned to: rendering all of them up front
+    (escaping every name on every page) cost more than the rest of the answer together.
+    """
+
+    def __init__(self, count: int, render: Callable[[int], discord.Embed]) -> None:
+        self._count = count
+        self._render = render
+        self._rendered: dict[int, discord.Embed] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> discord.Embed:  # type: ignore[override]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        index %= self._count
+        if index not in self._rendered:
+            self._rendered[index] = self._render(index)
+        return self._rendered[index]
+
+
+def game_pages(result: AsOf[Sequence[GameStat]], refresh_minutes: float) -> Pages:
     """/gamestats: every game ranked by live streams, then highest viewers, 15 per page."""
     games = result.value
     pages = page_count(len(games), GAMES_PER_PAGE)
-    embeds = []
-    for page in range(pages):
+
+    def render(page: int) -> discord.Embed:
         lines = [
             f"`{rank:>3}.` **{safe(game.label)}** — {count(game.streams)} streams · "
             f"top {count(game.max_viewers)} viewers"
@@ -215,8 +241,9 @@ def game_pages(result: AsOf[Sequence[GameStat]], refresh_minutes: float) -> list
         embed = _embed("Games live right now", result.snapshot, refresh_minutes)
         embed.description = "\n".join(lines) or "No games in this snapshot."
         embed.set_author(name=f"{count(len(games))} games · page {page + 1}/{pages}")
-        embeds.append(embed)
-    return embeds
+        return embed
+
+    return Pages(pages, render)
 
 
 def channel_link(stream: Stream) -> str:
@@ -231,15 +258,12 @@ def channel_link(stream: Stream) -> str:
     return f"[{name}](https://twitch.tv/{login})"
 
 
-def top_pages(
-    result: AsOf[Sequence[Stream]], order: Order, refresh_minutes: float
-) -> list[discord.Embed]:
+def top_pages(result: AsOf[Sequence[Stream]], order: Order, refresh_minutes: float) -> Pages:
     """/top: 10 streams per page; rank is by viewers (1 = most), also when shown ascending."""
     rows = ranked(result.value, order)
-    pages = page_count(len(rows), TOP_PER_PAGE)
     title = "Top streams by viewers" + (" (ascending)" if order == "asc" else "")
-    embeds = []
-    for page in range(pages):
+
+    def render(page: int) -> discord.Embed:
         lines = []
         for rank, stream in page_slice(rows, page, TOP_PER_PAGE):
             game = safe(stream.game_name or NO_CATEGORY)
@@ -248,8 +272,9 @@ def top_pages(
             )
         embed = _embed(title, result.snapshot, refresh_minutes)
         embed.description = "\n".join(lines) or "No live streams in this snapshot."
-        embeds.append(embed)
-    return embeds
+        return embed
+
+    return Pages(page_count(len(rows), TOP_PER_PAGE), render)
 
 
 def status_embed(

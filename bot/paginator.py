@@ -20,7 +20,7 @@ import discord
 from bot import embeds
 from bot.errors import UserFacingError
 from bot.replies import APOLOGY, answer, reply_privately
-from bot.stats import AsOf, Order
+from bot.stats import AsOf, GameStat, Order
 from bot.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,21 @@ NOT_YOURS = "Only the person who ran this command can turn these pages. Run it y
 EXPIRED = "These buttons have expired. Run /top again to browse."
 # Messages whose buttons a live Paginator of this process answers (process-local by nature).
 _LIVE_MESSAGES: set[int] = set()
+# The pages last built for each kind of list, with the result they show: everyone asking for
+# the same (cached) result shares them, so each page is escaped and rendered once per snapshot.
+_SHARED_PAGES: dict[str, tuple[object, Sequence[discord.Embed]]] = {}
+
+
+def shared_pages(
+    kind: str, result: object, build: Callable[[], Sequence[discord.Embed]]
+) -> Sequence[discord.Embed]:
+    """The pages of `result`, built once for as long as the same result object is asked for."""
+    held = _SHARED_PAGES.get(kind)
+    if held is not None and held[0] is result:
+        return held[1]
+    pages = build()
+    _SHARED_PAGES[kind] = (result, pages)
+    return pages
 
 
 def grey_out(view: discord.ui.View) -> None:
@@ -182,7 +197,9 @@ def top_paginator(
             until=until,
         )
 
-    pages = embeds.top_pages(result, order, refresh_minutes)
+    pages = shared_pages(
+        f"top-{order}", result, lambda: embeds.top_pages(result, order, refresh_minutes)
+    )
     return Paginator(
         pages,
         owner_id=owner_id,
@@ -190,6 +207,14 @@ def top_paginator(
         page=min(page, len(pages) - 1),
         custom_id=custom_id,
     )
+
+
+def game_paginator(
+    result: AsOf[Sequence[GameStat]], *, owner_id: int, refresh_minutes: float, timeout: float
+) -> Paginator:
+    """The /gamestats pager: every game, fifteen a page (in-process buttons)."""
+    pages = shared_pages("games", result, lambda: embeds.game_pages(result, refresh_minutes))
+    return Paginator(pages, owner_id=owner_id, timeout=timeout)
 
 
 @dataclass(frozen=True)

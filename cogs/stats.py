@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot import embeds
 from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
-from bot.paginator import Paginator, RestoredTopPage, top_paginator
+from bot.paginator import RestoredTopPage, game_paginator, top_paginator
 from bot.replies import Reply, Sendable, answer
 from bot.stats import Order, find_game, games_matching
 
@@ -43,11 +43,6 @@ class StatsCog(commands.Cog):
     def minutes(self) -> float:
         """The refresh interval, for embed footers."""
         return self.bot.settings.refresh_minutes
-
-    def _paginator(self, pages: list[discord.Embed], interaction: Interaction) -> Paginator:
-        return Paginator(
-            pages, owner_id=interaction.user.id, timeout=self.bot.settings.view_timeout
-        )
 
     async def _begin(self, interaction: Interaction) -> None:
         """Check the session and that data exists (inside the answer's time budget)."""
@@ -81,7 +76,12 @@ class StatsCog(commands.Cog):
             await self._begin(interaction)
             result = await self.bot.stats.game_stats(source)
             if game is None:
-                return self._paginator(embeds.game_pages(result, self.minutes), interaction)
+                return game_paginator(
+                    result,
+                    owner_id=interaction.user.id,
+                    refresh_minutes=self.minutes,
+                    timeout=self.bot.settings.view_timeout,
+                )
             found = find_game(result.value, game)
             if found is None:
                 raise UserFacingError(embeds.unknown_game(game, result.snapshot.stream_count))
