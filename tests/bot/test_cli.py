@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import stats
+from bot.cli import build_parser
 from tests.e2e.harness import REPO, bot_environment, current_top
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
@@ -156,3 +157,18 @@ async def test_check_names_what_fails_in_plain_words(full_env, fakes, tmp_path):
     assert lines["discord"] == "failed: Discord refused DISCORD_TOKEN"
     assert "Traceback" not in err
     assert "not-the-bot-token" not in out + err
+
+
+def test_every_command_in_the_readme_is_one_the_program_accepts():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = [
+        line.split("#")[0].split()[1:]
+        for line in readme.splitlines()
+        if line.startswith(".venv/bin/streamstats")
+    ]
+    assert len(shown) >= 4
+    for args in shown:
+        if args == ["--help"]:
+            continue
+        parsed = build_parser().parse_args(args)
+        assert parsed.command in {"check", "refresh", "stats"}, args
