@@ -136,6 +136,13 @@ async def api_game_stats(request: web.Request) -> web.Response:
     return _json(payloads.game_stats(await request.app[STATS].game_stats(source)))
 
 
+async def api_start_hours(request: web.Request) -> web.Response:
+    """GET /api/v1/stats/hours?source=memory|database."""
+    await _authorized(request)
+    source = _choice(request, "source", SOURCES)
+    return _json(payloads.start_hours(await request.app[STATS].start_hours(source)))
+
+
 async def api_top_streams(request: web.Request) -> web.Response:
     """GET /api/v1/streams/top?order=desc|asc&source=memory|database."""
     await _authorized(request)
@@ -157,5 +164,6 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/stats/streams", api_stream_stats)
     app.router.add_get("/api/v1/stats/games", api_game_stats)
+    app.router.add_get("/api/v1/stats/hours", api_start_hours)
     app.router.add_get("/api/v1/streams/top", api_top_streams)
     return app

@@ -32,7 +32,7 @@ from aiocache.serializers import BaseSerializer
 
 from bot import stats
 from bot.errors import NoDataYet, UserFacingError
-from bot.stats import AsOf, GameStat, Order, SnapshotInfo, StreamSummary
+from bot.stats import AsOf, GameStat, HourCount, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream
 from db import guarded, queries
 
@@ -97,6 +97,7 @@ POINTER = _reader(SnapshotInfo)
 STREAMS = _reader(AsOf[tuple[Stream, ...]])
 SUMMARY = _reader(AsOf[StreamSummary])
 GAMES = _reader(AsOf[tuple[GameStat, ...]])
+HOURS = _reader(AsOf[tuple[HourCount, ...]])
 
 
 def open_cache(url: str) -> BaseCache:
@@ -190,6 +191,12 @@ class StatsService:
         if source == "database":
             return _present(await guarded(queries.game_stats()))
         return await self._memory_result("games", GAMES, stats.game_stats)
+
+    async def start_hours(self, source: Source = "memory") -> AsOf[tuple[HourCount, ...]]:
+        """Streams per start hour (rounded to the nearest hour, UTC), newest first."""
+        if source == "database":
+            return _present(await guarded(queries.start_hours()))
+        return await self._memory_result("hours", HOURS, stats.start_hours)
 
     async def top_streams(
         self, order: Order = "desc", source: Source = "memory"

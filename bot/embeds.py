@@ -17,11 +17,21 @@ from urllib.parse import quote
 import discord
 from discord import app_commands
 
-from bot.stats import NO_CATEGORY, AsOf, GameStat, Order, SnapshotInfo, StreamSummary, ranked
+from bot.stats import (
+    NO_CATEGORY,
+    AsOf,
+    GameStat,
+    HourCount,
+    Order,
+    SnapshotInfo,
+    StreamSummary,
+    ranked,
+)
 from bot.streams import Stream
 
 TOP_PER_PAGE = 10
 GAMES_PER_PAGE = 15
+HOURS_PER_PAGE = 24
 # Room for a stranger's text, as sent (backslashes of escapes count). The list limits keep a
 # full page far below the 4,096 characters of a description; the others are Discord's own.
 NAME_LIMIT = 40  # a name in a line of /top or /gamestats
@@ -241,6 +251,29 @@ def game_pages(result: AsOf[Sequence[GameStat]], refresh_minutes: float) -> Page
         embed = _embed("Games live right now", result.snapshot, refresh_minutes)
         embed.description = "\n".join(lines) or "No games in this snapshot."
         embed.set_author(name=f"{count(len(games))} games · page {page + 1}/{pages}")
+        return embed
+
+    return Pages(pages, render)
+
+
+def hour_pages(result: AsOf[Sequence[HourCount]], refresh_minutes: float) -> Pages:
+    """/hours: streams per start hour, newest first, in each reader's own time zone."""
+    hours = result.value
+    pages = page_count(len(hours), HOURS_PER_PAGE)
+
+    def render(page: int) -> discord.Embed:
+        lines = []
+        for entry in page_slice(hours, page, HOURS_PER_PAGE):
+            shown = discord.utils.format_dt(entry.hour, "t")
+            ago = discord.utils.format_dt(entry.hour, "R")
+            noun = "stream" if entry.streams == 1 else "streams"
+            lines.append(f"{shown} · {ago} — **{count(entry.streams)}** {noun}")
+        embed = _embed("When the live streams started", result.snapshot, refresh_minutes)
+        embed.description = "\n".join(lines) or "No live streams in this snapshot."
+        embed.set_author(
+            name=f"{count(result.snapshot.stream_count)} streams by start time, rounded to the "
+            f"hour · page {page + 1}/{pages}"
+        )
         return embed
 
     return Pages(pages, render)

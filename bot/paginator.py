@@ -20,7 +20,7 @@ import discord
 from bot import embeds
 from bot.errors import UserFacingError
 from bot.replies import APOLOGY, answer, reply_privately
-from bot.stats import AsOf, GameStat, Order
+from bot.stats import AsOf, Order
 from bot.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -209,12 +209,16 @@ def top_paginator(
     )
 
 
-def game_paginator(
-    result: AsOf[Sequence[GameStat]], *, owner_id: int, refresh_minutes: float, timeout: float
+def list_paginator(
+    kind: str,
+    result: object,
+    build: Callable[[], Sequence[discord.Embed]],
+    *,
+    owner_id: int,
+    timeout: float,
 ) -> Paginator:
-    """The /gamestats pager: every game, fifteen a page (in-process buttons)."""
-    pages = shared_pages("games", result, lambda: embeds.game_pages(result, refresh_minutes))
-    return Paginator(pages, owner_id=owner_id, timeout=timeout)
+    """A pager over the shared pages of one list (/gamestats, /hours): in-process buttons."""
+    return Paginator(shared_pages(kind, result, build), owner_id=owner_id, timeout=timeout)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.stats import AsOf, GameStat, Order, StreamSummary, ranked
+from bot.stats import AsOf, GameStat, HourCount, Order, StreamSummary, ranked
 from bot.streams import Stream
 
 
@@ -52,3 +52,12 @@ def top_streams(result: AsOf[Sequence[Stream]], order: Order) -> dict[str, Any]:
         for rank, stream in ranked(result.value, order)
     ]
     return {"streams": streams, "snapshot_at": result.snapshot.taken_at.isoformat()}
+
+
+def start_hours(result: AsOf[Sequence[HourCount]]) -> dict[str, Any]:
+    """Streams per rounded start hour, newest first; hours in UTC as `2026-11-30T14:00:00Z`."""
+    hours = [
+        {"hour": entry.hour.strftime("%Y-%m-%dT%H:%M:%SZ"), "streams": entry.streams}
+        for entry in result.value
+    ]
+    return {"snapshot_at": result.snapshot.taken_at.isoformat(), "hours": hours}

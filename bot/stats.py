@@ -10,7 +10,7 @@ import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, Literal, TypeVar
 
 from bot.streams import Stream, by_viewers
@@ -66,6 +66,14 @@ class GameStat:
     def label(self) -> str:
         """The name to show a person."""
         return self.game_name or NO_CATEGORY
+
+
+@dataclass(frozen=True, slots=True)
+class HourCount:
+    """How many streams of a snapshot started in one hour (start times rounded to the hour)."""
+
+    hour: datetime  # UTC, on the hour
+    streams: int
 
 
 EMPTY_SUMMARY = StreamSummary(total=0, median=None, odd=0, even=0, duplicates=0, shared_counts=0)
@@ -134,6 +142,22 @@ def ranked(streams: Sequence[Stream], order: Order) -> list[tuple[int, Stream]]:
         (index + 1 if order == "desc" else total - index, stream)
         for index, stream in enumerate(streams)
     ]
+
+
+HOUR = timedelta(hours=1)
+
+
+def start_hour(started_at: datetime) -> datetime:
+    """`started_at` rounded to the nearest hour in UTC; half past goes up (14:30:00 is 15:00)."""
+    moment = started_at.astimezone(UTC)
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    return hour + HOUR if moment - hour >= HOUR / 2 else hour
+
+
+def start_hours(streams: Sequence[Stream]) -> tuple[HourCount, ...]:
+    """Streams per rounded start hour, newest hour first."""
+    counts = Counter(start_hour(stream.started_at) for stream in streams)
+    return tuple(HourCount(hour, counts[hour]) for hour in sorted(counts, reverse=True))
 
 
 def find_game(games: Sequence[GameStat], wanted: str) -> GameStat | None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot import embeds
 from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
-from bot.paginator import RestoredTopPage, game_paginator, top_paginator
+from bot.paginator import RestoredTopPage, list_paginator, top_paginator
 from bot.replies import Reply, Sendable, answer
 from bot.stats import Order, find_game, games_matching
 
@@ -76,10 +76,11 @@ class StatsCog(commands.Cog):
             await self._begin(interaction)
             result = await self.bot.stats.game_stats(source)
             if game is None:
-                return game_paginator(
+                return list_paginator(
+                    "games",
                     result,
+                    lambda: embeds.game_pages(result, self.minutes),
                     owner_id=interaction.user.id,
-                    refresh_minutes=self.minutes,
                     timeout=self.bot.settings.view_timeout,
                 )
             found = find_game(result.value, game)
@@ -100,6 +101,24 @@ class StatsCog(commands.Cog):
         except (NoDataYet, TimeoutError, UserFacingError):
             return []  # autocomplete cannot be deferred: no suggestions beats a failed box
         return embeds.game_choices(games_matching(result.value, current))
+
+    @app_commands.command(name="hours")
+    @app_commands.describe(source=SOURCE_HELP)
+    async def hours(self, interaction: Interaction, source: Source = "memory") -> None:
+        """When the top live streams started: how many per hour, newest first, in your time."""
+
+        async def work() -> Sendable:
+            await self._begin(interaction)
+            result = await self.bot.stats.start_hours(source)
+            return list_paginator(
+                "hours",
+                result,
+                lambda: embeds.hour_pages(result, self.minutes),
+                owner_id=interaction.user.id,
+                timeout=self.bot.settings.view_timeout,
+            )
+
+        await answer(interaction, work)
 
     @app_commands.command(name="top")
     @app_commands.describe(

@@ -19,7 +19,15 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from bot import stats
-from bot.stats import TOP_LIMIT, AsOf, GameStat, Order, SnapshotInfo, StreamSummary
+from bot.stats import (
+    TOP_LIMIT,
+    AsOf,
+    GameStat,
+    HourCount,
+    Order,
+    SnapshotInfo,
+    StreamSummary,
+)
 from bot.streams import Stream, by_viewers
 from db.models import RefreshRun, SnapshotTop
 
@@ -138,7 +146,7 @@ async def replace_snapshot(
                         names[s.game_id],
                         s.title,
                         s.viewer_count,
-                        s.started_at,
+                        s.started_at.astimezone(UTC),  # stored in UTC: /hours reads it as text
                         s.language,
                         json.dumps(s.tags),
                         s.thumbnail_url,
@@ -289,6 +297,33 @@ async def top_streams(
     if order == "asc":
         streams.reverse()
     return AsOf(await _snapshot(conn, rows[0]["snapshot_id"]), tuple(streams))
+
+
+# The start hour of a stream, rounded (half past goes up), as Unix seconds. SQLite keeps the
+# time as ISO text in UTC, and its date functions round fractions of a second, so the hour and
+# the minute are read from the text; PostgreSQL's epoch is exact.
+_START_HOUR = {
+    "sqlite": "CAST(strftime('%s', substr(started_at, 1, 13) || ':00:00') AS INTEGER)"
+    " + 3600 * (CAST(substr(started_at, 15, 2) AS INTEGER) >= 30)",
+    "postgres": "CAST(floor((extract(epoch FROM started_at) + 1800) / 3600) * 3600 AS BIGINT)",
+}
+
+
+async def start_hours() -> AsOf[tuple[HourCount, ...]] | None:
+    """The SQL twin of `bot.stats.start_hours`: streams per rounded start hour, newest first."""
+    conn = _connection()
+    hour = _START_HOUR["postgres" if _is_postgres(conn) else "sqlite"]
+    rows = await conn.execute_query_dict(
+        f"SELECT MAX(snapshot_id) AS snapshot_id, {hour} AS hour, COUNT(*) AS streams "  # noqa: S608
+        "FROM streams GROUP BY 2 ORDER BY 2 DESC"
+    )
+    if not rows:
+        return None
+    hours = tuple(
+        HourCount(datetime.fromtimestamp(int(row["hour"]), UTC), int(row["streams"]))
+        for row in rows
+    )
+    return AsOf(await _snapshot(conn, rows[0]["snapshot_id"]), hours)
 
 
 RUNS_KEPT = 500

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
@@ -13,6 +13,34 @@ names = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
 )
 GAMES = ["", "509658", "21779", "32982", "27471", "516575"]
+
+# Start times that crowd the edges of the hour rounding: half past to the microsecond on
+# either side, midnight, the end of a day, a month and a year, and arbitrary moments.
+EDGE_MINUTES = st.sampled_from([(0, 0, 0), (29, 59, 999_999), (30, 0, 0), (59, 59, 999_999)])
+start_times = st.one_of(
+    st.builds(
+        lambda day, hour, edge: day.replace(
+            hour=hour, minute=edge[0], second=edge[1], microsecond=edge[2]
+        ),
+        st.sampled_from(
+            [
+                datetime(2026, 11, 28, tzinfo=UTC),
+                datetime(2026, 11, 30, tzinfo=UTC),
+                datetime(2026, 12, 31, tzinfo=UTC),
+            ]
+        ),
+        st.sampled_from([0, 13, 14, 23]),
+        EDGE_MINUTES,
+    ),
+    st.datetimes(  # hypothesis takes naive bounds and attaches the time zone itself
+        min_value=datetime(2020, 1, 1),  # noqa: DTZ001
+        max_value=datetime(2035, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    st.integers(0, 3 * 24 * 3600).map(
+        lambda seconds: datetime(2026, 11, 28, tzinfo=UTC) + timedelta(seconds=seconds)
+    ),
+)
 
 
 @st.composite
@@ -33,7 +61,7 @@ def snapshots(draw: st.DrawFn, max_size: int = 250) -> list[Stream]:
                 game_name=f"Game {game}" if game else "",
                 title=draw(names),
                 viewer_count=draw(st.integers(0, high)),
-                started_at=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+                started_at=draw(start_times),
                 language=draw(st.sampled_from(["en", "de", "ja", "other"])),
                 tags=tuple(draw(st.lists(names, max_size=3))),
                 thumbnail_url=f"https://example.invalid/{stream_id}-{{width}}x{{height}}.jpg",

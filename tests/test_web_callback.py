@@ -115,7 +115,12 @@ async def test_health_is_503_once_the_snapshot_is_three_intervals_old(client, sn
     assert "the refresh loop of this process is not running" in body["reason"]
 
 
-API = ["/api/v1/stats/streams", "/api/v1/stats/games", "/api/v1/streams/top"]
+API = [
+    "/api/v1/stats/streams",
+    "/api/v1/stats/games",
+    "/api/v1/streams/top",
+    "/api/v1/stats/hours",
+]
 
 
 @pytest.mark.parametrize("path", API)
@@ -213,3 +218,21 @@ async def test_the_api_returns_exactly_the_engines_numbers(client, clock, stats,
         ranks = [s["rank"] for s in top["streams"]]
         assert ranks == (list(range(1, 101)) if order == "desc" else list(range(100, 0, -1)))
         assert top["streams"][0]["started_at"] == expected[0].started_at.isoformat()
+
+
+@pytest.mark.parametrize("source", ["memory", "database"])
+async def test_the_hours_api_returns_the_engines_hours(client, clock, stats, snapshot, source):
+    headers = {"Authorization": f"Bearer {await linked_session(clock)}"}
+
+    reply = await client.get(f"/api/v1/stats/hours?source={source}", headers=headers)
+
+    assert reply.status == 200
+    expected = (await stats.start_hours(source)).value
+    assert await reply.json() == {
+        "snapshot_at": snapshot.taken_at.isoformat(),
+        "hours": [
+            {"hour": entry.hour.strftime("%Y-%m-%dT%H:00:00Z"), "streams": entry.streams}
+            for entry in expected
+        ],
+    }
+    assert sum(entry.streams for entry in expected) == 150

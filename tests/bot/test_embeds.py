@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import embeds
-from bot.stats import NO_CATEGORY, AsOf, GameStat, SnapshotInfo, StreamSummary, top_streams
+from bot.stats import (
+    NO_CATEGORY,
+    AsOf,
+    GameStat,
+    HourCount,
+    SnapshotInfo,
+    StreamSummary,
+    top_streams,
+)
 from tests.bot.test_stats import stream
 from tests.fakes.discord import choice_violations, message_violations
 from tests.markdown import live_markdown, shown, template
@@ -365,3 +373,33 @@ def test_a_long_game_name_is_suggested_clipped_with_an_ellipsis():
     (choice,) = embeds.game_choices([GameStat("1", "Ä" * 99 + "\u0308" + "x" * 50, 3, 9)])
 
     assert choice.name == "Ä" * 98 + "…"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 10**6), max_size=200),
+    taken_at=st.datetimes(
+        min_value=datetime(2020, 1, 1),  # noqa: DTZ001 - hypothesis attaches the time zone
+        max_value=datetime(2035, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+)
+def test_hour_pages_pass_discord_and_list_every_hour_newest_first(counts, taken_at):
+    top = taken_at.replace(minute=0, second=0, microsecond=0)
+    hours = tuple(
+        HourCount(top - timedelta(hours=index), count) for index, count in enumerate(counts)
+    )
+    snapshot = SnapshotInfo(3, taken_at, sum(counts))
+    pages = embeds.hour_pages(AsOf(snapshot, hours), 15)
+
+    assert len(pages) == max(1, -(-len(hours) // embeds.HOURS_PER_PAGE))
+    lines = []
+    for page in pages:
+        assert refused(page) == []
+        lines += page.description.splitlines()
+    if hours:
+        assert lines == [
+            f"<t:{int(h.hour.timestamp())}:t> · <t:{int(h.hour.timestamp())}:R> — "
+            f"**{h.streams:,}** {'stream' if h.streams == 1 else 'streams'}"
+            for h in hours
+        ]

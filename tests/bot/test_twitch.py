@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -41,7 +41,7 @@ async def test_fetches_exactly_the_top_n_with_every_field(twitch, fake_twitch):
     assert first.game_name == payload["game_name"]
     assert first.title == payload["title"]
     assert first.viewer_count == payload["viewer_count"]
-    assert first.started_at == datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert first.started_at == datetime.fromisoformat(payload["started_at"])
     assert first.language == payload["language"]
     assert first.thumbnail_url == payload["thumbnail_url"]
     assert first.is_mature == payload["is_mature"]

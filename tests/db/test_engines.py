@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 
 from bot import stats
-from bot.stats import GameStat, StreamSummary
+from bot.stats import GameStat, HourCount, StreamSummary
 from bot.streams import Stream
 from db import queries
-from tests.strategies import snapshots
+from tests.strategies import snapshots, start_times
 
 engine_settings = settings(
     max_examples=60,
@@ -56,6 +57,32 @@ def brute_games(streams: list[Stream]) -> list[GameStat]:
 def brute_top(streams: list[Stream]) -> list[Stream]:
     by_id = sorted(streams, key=lambda s: s.id)
     return sorted(by_id, key=lambda s: s.viewer_count, reverse=True)[:100]
+
+
+def brute_start_hour(started_at: datetime) -> datetime:
+    """The nearest whole hour, ties going to the later one, by comparing both candidates."""
+    moment = started_at.astimezone(UTC)
+    earlier = datetime(moment.year, moment.month, moment.day, moment.hour, tzinfo=UTC)
+    later = earlier + timedelta(hours=1)
+    return earlier if moment - earlier < later - moment else later
+
+
+def brute_hours(streams: list[Stream]) -> list[HourCount]:
+    counts = Counter(brute_start_hour(s.started_at) for s in streams)
+    return [HourCount(hour, n) for hour, n in sorted(counts.items(), reverse=True)]
+
+
+@given(started_at=start_times)
+def test_start_hour_rounds_to_the_nearest_hour_half_past_going_up(started_at):
+    assert stats.start_hour(started_at) == brute_start_hour(started_at)
+
+
+def test_start_hour_at_the_edges():
+    at = datetime(2026, 11, 30, 14, 29, 59, tzinfo=UTC)
+    assert stats.start_hour(at) == datetime(2026, 11, 30, 14, tzinfo=UTC)
+    assert stats.start_hour(at + timedelta(seconds=1)) == datetime(2026, 11, 30, 15, tzinfo=UTC)
+    midnight = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert stats.start_hour(midnight) == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 async def store(streams: list[Stream]) -> None:
@@ -115,3 +142,14 @@ async def test_stored_rows_load_back_unchanged(database, streams):
     assert loaded is not None
     assert sorted(loaded.value, key=lambda s: s.id) == sorted(streams, key=lambda s: s.id)
     assert loaded.snapshot.stream_count == len(streams)
+
+
+@engine_settings
+@given(streams=snapshots())
+async def test_start_hours_engines_agree(database, streams):
+    await store(streams)
+    expected = brute_hours(streams)
+
+    assert list(stats.start_hours(streams)) == expected
+    from_sql = await queries.start_hours()
+    assert (list(from_sql.value) if from_sql else []) == expected

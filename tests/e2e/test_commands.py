@@ -344,5 +344,28 @@ async def test_an_answer_at_hand_is_one_rest_call(discord_fake, command, options
     assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral
 
 
+@pytest.mark.parametrize("source", ["memory", "database"])
+async def test_hours_counts_streams_by_rounded_start_hour(discord_fake, twitch_fake, source):
+    expected = stats.start_hours(current_top(twitch_fake, TOP))
+    assert len(expected) > 24  # the fake's streams started over two days: several pages
+
+    interaction = await discord_fake.slash("hours", {"source": source})
+    message = await interaction.wait_for_message()
+    shown = []
+    while True:
+        embed = message["embeds"][0]
+        for line in embed["description"].splitlines():
+            hour = re.fullmatch(r"<t:(\d+):t> · <t:\1:R> — \*\*([\d,]+)\*\* streams?", line)
+            assert hour, line
+            shown.append((int(hour[1]), int(hour[2].replace(",", ""))))
+        if disabled(message)["▶️"]:
+            break
+        click = await discord_fake.click(message, button_ids(message)["▶️"])
+        message = await click.wait_for_message()
+
+    assert shown == [(int(entry.hour.timestamp()), entry.streams) for entry in expected]
+    assert embed["author"]["name"].startswith(f"{TOP:,} streams by start time")
+
+
 async def test_every_interaction_was_answered_in_time(discord_fake):
     assert await discord_fake.all_violations() == []

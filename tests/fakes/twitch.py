@@ -24,6 +24,7 @@ import time
 import urllib.parse
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from types import EllipsisType
 from typing import Any
@@ -656,6 +657,13 @@ def random_streams(count: int, *, seed: int = 0, games: int = 20) -> list[dict]:
                 language=language,
                 tags=tags,
                 is_mature=rng.random() < 0.1,
+                started_at=_started_before(index),
             )
         )
     return streams
+
+
+def _started_before(index: int) -> str:
+    """A start time within the two days before STARTED_AT, spread over the hours."""
+    latest = datetime.fromisoformat(STARTED_AT)
+    return (latest - timedelta(seconds=index * 1_777 % 172_800)).strftime("%Y-%m-%dT%H:%M:%SZ")
