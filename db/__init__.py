@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -67,6 +68,10 @@ async def open_database(database_url: str) -> None:
     """
     ensure_sqlite_folder(database_url)
     config = tortoise_config(database_url)
+    # Tortoise caches each model's INSERT statement under the connection's name, whatever the
+    # database behind it: a process that opened another database before (SQLite's `?`
+    # placeholders, then PostgreSQL's `$1`) would reuse statements of the wrong dialect.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=config)
     connection = connections.get("default")
     try:

@@ -4,12 +4,17 @@ and a database that cannot be opened stops the bot with the reason instead of ha
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 from datetime import UTC, datetime
+
+import asyncpg
+import pytest
 
 from bot.streams import by_viewers
 from bot.twitch import parse_stream
 from db import close_database, open_database, queries
+from tests.conftest import service_url
 from tests.e2e.harness import bot_environment, expected_summary, run_bot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
@@ -32,6 +37,30 @@ async def test_an_in_memory_database_keeps_what_is_stored_in_it():
     assert latest == stored
     assert loaded is not None
     assert sorted(loaded.value, key=by_viewers) == sorted(streams, key=by_viewers)
+
+
+@pytest.mark.postgres
+async def test_a_process_can_store_snapshots_in_one_database_after_another(tmp_path):
+    streams = [parse_stream(payload) for payload in random_streams(20, seed=6)]
+    admin_url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    name = f"streamstats_test_{secrets.token_hex(4)}"
+    sqlite_url = f"sqlite://{tmp_path / 'first.sqlite3'}"
+    postgres_url = f"{admin_url.rpartition('/')[0]}/{name}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        for url in (sqlite_url, postgres_url):
+            await open_database(url)
+            try:
+                stored = await queries.replace_snapshot(
+                    streams, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
+                )
+                assert await queries.latest_snapshot() == stored
+            finally:
+                await close_database()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def test_a_bot_whose_database_cannot_be_opened_exits_with_the_reason(tmp_path):
