@@ -98,7 +98,8 @@ async def main() -> None:
         print(f"{size:>7,} streams  SQL engine on SQLite {ms(sqlite)}  "
               f"ratio {sqlite / base:.2f}x the in-memory baseline")  # fmt: skip
         if not args.postgres:
-            print(f"{size:>7,} streams  SQL engine on PostgreSQL skipped: no --postgres URL")
+            print(f"{size:>7,} streams  SQL engine on PostgreSQL skipped: "
+                  "pass --postgres URL or set TEST_POSTGRES_URL")  # fmt: skip
             continue
         async with (
             scratch_postgres(args.postgres, "streamstats_bench_stats") as url,
