@@ -1,6 +1,6 @@
 """Foundation benchmark: refresh vs the network floor, snapshot write vs raw executemany.
 
-    .venv/bin/python -m bench.foundation [--latency 0.05] [--repeat 7] [--postgres URL]
+    .venv/bin/python -m bench.foundation [--latency 0.05] [--repeat 7] [--postgres URL] [--quick]
 
 (a) A full refresh of the top 1000 against the fake Twitch with a simulated latency per request,
     as a ratio to the floor `pages x latency` (the time the pages alone must take in sequence).
@@ -8,32 +8,35 @@
     old rows, inserting the new, logging the snapshot) as a ratio to a raw `executemany` of the
     same rows into an empty table with the same driver (aiosqlite / asyncpg), in one transaction,
     and to the original design of one upsert statement (one commit) per stream.
+
+`--quick` uses 200 streams and one round. (b) on PostgreSQL runs when given a server
+(`--postgres` or $TEST_POSTGRES_URL).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
+import json
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import aiosqlite
 import asyncpg
-from tortoise import Tortoise
 
+from bench._support import command_line, database, scratch_postgres, timed
 from bot.cache import StatsService, open_cache
 from bot.refresh import RefreshService
 from bot.twitch import TwitchApp, TwitchClient, parse_stream
-from db import close_database, open_database, queries
+from db import queries
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 ROWS = 1000
+QUICK_ROWS = 200  # two pages: every step of the refresh still runs
 UPSERT = (
     "INSERT INTO raw_streams (snapshot_id, id, user_id, user_login, user_name, game_id, "
     "game_name, title, viewer_count, started_at, language, tags, thumbnail_url, is_mature) "
@@ -46,54 +49,51 @@ COLUMNS = (
 )
 
 
-async def timed(action: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await action()
-        times.append(time.perf_counter() - started)
-    return times
+@dataclass(frozen=True)
+class Plan:
+    """How big and how often: the published figures, or `--quick`."""
+
+    rows: int
+    repeat: int
+    latency: float
 
 
 def describe(times: list[float]) -> str:
     return f"median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f})"
 
 
-async def bench_refresh(database_url: str, latency: float, repeat: int) -> None:
-    await open_database(database_url)
-    stats = StatsService(open_cache("memory://"))
+async def bench_refresh(database_url: str, plan: Plan) -> None:
     async with (
-        FakeTwitch(streams=random_streams(3000, seed=7)) as fake,
+        database(database_url),
+        FakeTwitch(streams=random_streams(3 * plan.rows, seed=7)) as fake,
         aiohttp.ClientSession() as http,
     ):
+        stats = StatsService(open_cache("memory://"))
         app = TwitchApp(fake.client_id, fake.client_secret, fake.api_url, fake.auth_url)
         twitch = TwitchClient(http, app)
-        service = RefreshService(twitch, stats, top_streams=ROWS)
+        service = RefreshService(twitch, stats, top_streams=plan.rows)
         await service.refresh()  # mints the app token once, as a running bot would have
-        fake.latency = latency
+        fake.latency = plan.latency
         outcomes = []
 
         async def refresh() -> None:
             outcomes.append(await service.refresh())
 
-        times = await timed(refresh, repeat)
-    await stats.close()
-    await close_database()
+        times = await timed(refresh, plan.repeat)
+        await stats.close()
     pages = outcomes[-1].pages
-    floor = pages * latency
+    floor = pages * plan.latency
     ratio = statistics.median(times) / floor
-    print(f"(a) refresh top {ROWS}, {pages} pages x {latency * 1000:.0f} ms latency")
+    print(f"(a) refresh top {plan.rows}, {pages} pages x {plan.latency * 1000:.0f} ms latency")
     print(f"    floor {floor * 1000:8.1f} ms")
     print(f"    ours  {describe(times)}   ratio {ratio:.2f}x the floor")
 
 
-def bench_rows() -> list:
-    return [parse_stream(payload) for payload in random_streams(ROWS, seed=11)]
+def bench_rows(plan: Plan) -> list:
+    return [parse_stream(payload) for payload in random_streams(plan.rows, seed=11)]
 
 
 def raw_values(streams: list) -> list[tuple]:
-    import json
-
     return [
         (
             1, s.id, s.user_id, s.user_login, s.user_name, s.game_id, s.game_name, s.title,
@@ -104,21 +104,20 @@ def raw_values(streams: list) -> list[tuple]:
     ]  # fmt: skip
 
 
-async def ours_write(streams: list, repeat: int) -> list[float]:
+async def ours_write(database_url: str, streams: list, repeat: int) -> list[float]:
     async def write() -> None:
         await queries.replace_snapshot(
             streams, pages=10, duplicates_dropped=0, taken_at=datetime.now(UTC)
         )
 
-    await write()  # the old snapshot to replace exists from here on
-    return await timed(write, repeat)
+    async with database(database_url):
+        await write()  # the old snapshot to replace exists from here on
+        return await timed(write, repeat)
 
 
-async def bench_write_sqlite(path: Path, repeat: int) -> None:
-    streams = bench_rows()
-    await open_database(f"sqlite://{path}")
-    ours = await ours_write(streams, repeat)
-    await close_database()
+async def bench_write_sqlite(path: Path, plan: Plan) -> None:
+    streams = bench_rows(plan)
+    ours = await ours_write(f"sqlite://{path}", streams, plan.repeat)
 
     values = raw_values(streams)
     async with aiosqlite.connect(path) as conn:
@@ -145,7 +144,7 @@ async def bench_write_sqlite(path: Path, repeat: int) -> None:
             raw_times.append(time.perf_counter() - started)
 
         raw_times: list[float] = []
-        for _ in range(repeat):
+        for _ in range(plan.repeat):
             await raw()
 
         sqlite_rows = [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in values]
@@ -156,53 +155,46 @@ async def bench_write_sqlite(path: Path, repeat: int) -> None:
                 await conn.execute(UPSERT.format(p=", ".join("?" * 14)), row)
                 await conn.commit()
 
-        upsert_times = await timed(upsert_each, max(1, repeat // 3))
-    report("SQLite", ours, raw_times, upsert_times)
+        upsert_times = await timed(upsert_each, max(1, plan.repeat // 3))
+    report("SQLite", len(streams), ours, raw_times, upsert_times)
 
 
-async def bench_write_postgres(url: str, repeat: int) -> None:
-    streams = bench_rows()
-    server, _, _ = url.rpartition("/")
-    admin = await asyncpg.connect(url)
-    await admin.execute("DROP DATABASE IF EXISTS streamstats_bench")
-    await admin.execute("CREATE DATABASE streamstats_bench")
-    bench_url = f"{server}/streamstats_bench"
-    try:
-        await open_database(bench_url)
-        ours = await ours_write(streams, repeat)
-        await close_database()
+async def bench_write_postgres(server_url: str, plan: Plan) -> None:
+    streams = bench_rows(plan)
+    async with scratch_postgres(server_url, "streamstats_bench") as url:
+        ours = await ours_write(url, streams, plan.repeat)
         values = raw_values(streams)
-        conn = await asyncpg.connect(bench_url)
-        await conn.execute("CREATE TABLE raw_streams (LIKE streams INCLUDING ALL)")
-        raw_times: list[float] = []
-        placeholders = ", ".join(f"${i}" for i in range(1, 15))
-        for _ in range(repeat):
-            await conn.execute("DELETE FROM raw_streams")
-            started = time.perf_counter()
-            async with conn.transaction():
-                await conn.executemany(
-                    f"INSERT INTO raw_streams ({COLUMNS}) VALUES ({placeholders})",  # noqa: S608
-                    values,
-                )
-            raw_times.append(time.perf_counter() - started)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("CREATE TABLE raw_streams (LIKE streams INCLUDING ALL)")
+            raw_times: list[float] = []
+            placeholders = ", ".join(f"${i}" for i in range(1, 15))
+            for _ in range(plan.repeat):
+                await conn.execute("DELETE FROM raw_streams")
+                started = time.perf_counter()
+                async with conn.transaction():
+                    await conn.executemany(
+                        f"INSERT INTO raw_streams ({COLUMNS}) VALUES ({placeholders})",  # noqa: S608
+                        values,
+                    )
+                raw_times.append(time.perf_counter() - started)
 
-        async def upsert_each() -> None:
-            for row in values:  # autocommit: one statement, one transaction per stream
-                await conn.execute(UPSERT.format(p=placeholders), *row)
+            async def upsert_each() -> None:
+                for row in values:  # autocommit: one statement, one transaction per stream
+                    await conn.execute(UPSERT.format(p=placeholders), *row)
 
-        upsert_times = await timed(upsert_each, max(1, repeat // 3))
-        await conn.close()
-        report("PostgreSQL", ours, raw_times, upsert_times)
-    finally:
-        await Tortoise.close_connections()
-        await admin.execute("DROP DATABASE IF EXISTS streamstats_bench")
-        await admin.close()
+            upsert_times = await timed(upsert_each, max(1, plan.repeat // 3))
+        finally:
+            await conn.close()
+    report("PostgreSQL", len(streams), ours, raw_times, upsert_times)
 
 
-def report(engine: str, ours: list[float], raw: list[float], upsert: list[float]) -> None:
+def report(
+    engine: str, rows: int, ours: list[float], raw: list[float], upsert: list[float]
+) -> None:
     ratio = statistics.median(ours) / statistics.median(raw)
     versus_upsert = statistics.median(ours) / statistics.median(upsert)
-    print(f"(b) snapshot write of {ROWS} rows, {engine}")
+    print(f"(b) snapshot write of {rows} rows, {engine}")
     print(f"    raw executemany {describe(raw)}")
     print(f"    one upsert per stream {describe(upsert)}")
     print(
@@ -212,20 +204,19 @@ def report(engine: str, ours: list[float], raw: list[float], upsert: list[float]
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, postgres=True)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per Twitch request")
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("TEST_POSTGRES_URL"),
-        help="a PostgreSQL server URL for (b) on PostgreSQL (default: $TEST_POSTGRES_URL)",
-    )
     args = parser.parse_args()
+    if args.quick:
+        plan = Plan(rows=QUICK_ROWS, repeat=1, latency=args.latency)
+    else:
+        plan = Plan(rows=ROWS, repeat=args.repeat, latency=args.latency)
     with tempfile.TemporaryDirectory() as folder:
-        await bench_refresh(f"sqlite://{folder}/refresh.sqlite3", args.latency, args.repeat)
-        await bench_write_sqlite(Path(folder) / "write.sqlite3", args.repeat)
+        await bench_refresh(f"sqlite://{folder}/refresh.sqlite3", plan)
+        await bench_write_sqlite(Path(folder) / "write.sqlite3", plan)
     if args.postgres:
-        await bench_write_postgres(args.postgres, args.repeat)
+        await bench_write_postgres(args.postgres, plan)
     else:
         print("(b) PostgreSQL skipped: pass --postgres URL or set TEST_POSTGRES_URL")
 

@@ -1,7 +1,10 @@
 """Stats benchmark: the memory engine against a `sorted()` + `Counter` baseline, and the SQL
 engine on SQLite (and PostgreSQL), over 1,000 and 100,000 streams.
 
-    .venv/bin/python -m bench.stats [--repeat 5] [--postgres URL]
+    .venv/bin/python -m bench.stats [--repeat 5] [--postgres URL] [--quick]
+
+`--quick` runs 1,000 streams once. The PostgreSQL half runs when given a server (`--postgres` or
+$TEST_POSTGRES_URL).
 
 The baseline computes the same figures the plainest way (sort for the median, a Counter for
 duplicates, a dict for games, a full sort for the top 100); the ratio is ours / baseline.
@@ -9,9 +12,7 @@ duplicates, a dict for games, a full sort for the top 100); the ratio is ours / 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -20,15 +21,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import asyncpg
-from tortoise import Tortoise
-
+from bench._support import command_line, database, scratch_postgres, timed
 from bot import stats
 from bot.twitch import parse_stream
-from db import close_database, open_database, queries
+from db import queries
 from tests.fakes.twitch import random_streams
 
 SIZES = (1_000, 100_000)
+QUICK_SIZES = (1_000,)
 
 
 def make_rows(size: int) -> list:
@@ -58,20 +58,11 @@ def ours(rows: list) -> tuple:
     return stats.stream_summary(rows), stats.game_stats(rows), stats.top_streams(rows)
 
 
-def timed(action: Callable[[], object], repeat: int) -> float:
+def timed_sync(action: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-async def timed_async(action: Callable, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await action()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -84,7 +75,7 @@ async def sql_engine(rows: list, repeat: int) -> float:
         await queries.game_stats()
         await queries.top_streams("desc")
 
-    return await timed_async(all_three, repeat)
+    return statistics.median(await timed(all_three, repeat))
 
 
 def ms(seconds: float) -> str:
@@ -92,35 +83,31 @@ def ms(seconds: float) -> str:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, postgres=True)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL"))
     args = parser.parse_args()
-    for size in SIZES:
+    repeat = 1 if args.quick else args.repeat
+    for size in QUICK_SIZES if args.quick else SIZES:
         rows = make_rows(size)
-        base = timed(lambda rows=rows: baseline(rows), args.repeat)
-        mine = timed(lambda rows=rows: ours(rows), args.repeat)
+        base = timed_sync(lambda rows=rows: baseline(rows), repeat)
+        mine = timed_sync(lambda rows=rows: ours(rows), repeat)
         print(f"{size:>7,} streams  memory engine {ms(mine)}  baseline {ms(base)}  "
               f"ratio {mine / base:.2f}x")  # fmt: skip
-        await open_database("sqlite://:memory:")
-        sqlite = await sql_engine(rows, args.repeat)
-        await close_database()
+        async with database("sqlite://:memory:"):
+            sqlite = await sql_engine(rows, repeat)
         print(f"{size:>7,} streams  SQL engine on SQLite {ms(sqlite)}  "
               f"ratio {sqlite / base:.2f}x the in-memory baseline")  # fmt: skip
-        if args.postgres:
-            server = args.postgres.rsplit("/", 1)[0]
-            admin = await asyncpg.connect(args.postgres)
-            await admin.execute("DROP DATABASE IF EXISTS streamstats_bench_stats")
-            await admin.execute("CREATE DATABASE streamstats_bench_stats")
-            try:
-                await open_database(f"{server}/streamstats_bench_stats")
-                postgres = await sql_engine(rows, args.repeat)
-                print(f"{size:>7,} streams  SQL engine on PostgreSQL {ms(postgres)}  "
-                      f"ratio {postgres / base:.2f}x the in-memory baseline")  # fmt: skip
-            finally:
-                await Tortoise.close_connections()
-                await admin.execute("DROP DATABASE IF EXISTS streamstats_bench_stats")
-                await admin.close()
+        if not args.postgres:
+            print(f"{size:>7,} streams  SQL engine on PostgreSQL skipped: "
+                  "pass --postgres URL or set TEST_POSTGRES_URL")  # fmt: skip
+            continue
+        async with (
+            scratch_postgres(args.postgres, "streamstats_bench_stats") as url,
+            database(url),
+        ):
+            postgres = await sql_engine(rows, repeat)
+        print(f"{size:>7,} streams  SQL engine on PostgreSQL {ms(postgres)}  "
+              f"ratio {postgres / base:.2f}x the in-memory baseline")  # fmt: skip
 
 
 if __name__ == "__main__":

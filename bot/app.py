@@ -81,11 +81,7 @@ async def start_web(runner: web.AppRunner, settings: Settings) -> str | None:
 @asynccontextmanager
 async def core_services(settings: Settings) -> AsyncIterator[Core]:
     """Open the database (applying migrations), the cache and the HTTP session."""
-    try:
-        await open_database(settings.database_url)
-    except BaseException:
-        await close_database()  # what migrating opened; an open connection keeps the process up
-        raise
+    await open_database(settings.database_url)  # closes what it opened if it fails
     stats = StatsService(open_cache(settings.cache_url))
     try:
         async with aiohttp.ClientSession() as http:

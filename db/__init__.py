@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
-from tortoise.migrations.api import migrate
+from tortoise.migrations.executor import MigrationExecutor
 
 from bot.errors import ServiceUnavailable
 from db.leader import one_at_a_time
@@ -61,14 +62,30 @@ def ensure_sqlite_folder(database_url: str) -> None:
 async def open_database(database_url: str) -> None:
     """Connect and apply pending migrations. Run it in the task that later starts the bot.
 
-    Processes starting together take turns, so each migration runs exactly once.
+    Processes starting together take turns, so each migration runs exactly once. On any error
+    what was opened is closed again: an open SQLite connection runs a thread of its own, which
+    would keep the process alive after the error.
     """
     ensure_sqlite_folder(database_url)
     config = tortoise_config(database_url)
-    async with one_at_a_time(database_url):
-        await migrate(config=config, progress=_log_migration)
-    # `migrate` sets the models up without connections; set them up for queries.
+    # Tortoise caches each model's INSERT statement under the connection's name, whatever the
+    # database behind it: a process that opened another database before (SQLite's `?`
+    # placeholders, then PostgreSQL's `$1`) would reuse statements of the wrong dialect.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=config)
+    connection = connections.get("default")
+    try:
+        # Connecting first makes an unusable database fail here, with its own error. Inside a
+        # query, a failed connect leaves the client's lock taken, and the next query waits for
+        # it forever (tortoise-orm 1.1.9, `ConnectionWrapper.__aenter__`).
+        await connection.create_connection(with_db=True)
+        async with one_at_a_time(database_url):
+            # Through the connection the queries use: `sqlite://:memory:` is a new, empty
+            # database on every connection (`tortoise.migrations.api.migrate` opens its own).
+            await MigrationExecutor(connection, config["apps"]).migrate(progress=_log_migration)
+    except BaseException:
+        await close_database()
+        raise
 
 
 def _log_migration(event: str, app_label: str, name: str) -> None:
