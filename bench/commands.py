@@ -5,8 +5,9 @@
 For 1, 10 and 50 users pressing at once, it measures the time from the INTERACTION_CREATE
 dispatch to the first visible message, for /streamstats, /gamestats and /top (memory engine,
 warm cache) and for a no-op command of the same bot in the same run (the baseline: gateway,
-REST and discord.py overhead alone). Prints p50/p99, the ratio to the no-op, failures, and
-whether any answer came past Discord's 3-second window. `--quick`: 1 and 5 users, one round.
+REST and discord.py overhead alone). Prints p50/p99 and their ratios to the no-op's, the REST
+calls per answer, failures, and whether any answer came past Discord's 3-second window.
+`--quick`: 1 and 5 users, one round.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ QUICK_USERS = (1, 5)
 COMMANDS = ("noop", "streamstats", "gamestats", "top")
 
 
-async def one_call(fake: FakeDiscord, name: str, user: int) -> float:
+async def one_call(fake: FakeDiscord, name: str, user: int) -> tuple[float, int]:
+    """Seconds until the user saw the answer, and the REST calls the bot made for it."""
     started = time.perf_counter()
     interaction = await fake.slash(name, user_id=1_100_000_000_000_100_000 + user)
     await interaction.wait_for_message(timeout=10)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, len(interaction.rest_calls())
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -47,27 +49,33 @@ def percentile(values: list[float], share: float) -> float:
 
 async def measure(fake: FakeDiscord, crowds: tuple[int, ...], rounds: int) -> int:
     """Print the table; the number of commands that got no answer."""
-    baseline: dict[int, float] = {}
+    baseline: dict[int, tuple[float, float]] = {}
     unanswered = 0
-    print(f"{'command':<12} {'users':>5} {'p50 ms':>8} {'p99 ms':>8} {'x no-op':>8} {'fail':>5}")
+    print(
+        f"{'command':<12} {'users':>5} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>6} {'p99 x':>6}"
+        f" {'calls':>5} {'fail':>5}"
+    )
     for users in crowds:
         for name in COMMANDS:
             latencies: list[float] = []
+            calls: list[int] = []
             failures = 0
             for _ in range(rounds):
                 results = await asyncio.gather(
                     *(one_call(fake, name, user) for user in range(users)), return_exceptions=True
                 )
                 failures += sum(isinstance(r, BaseException) for r in results)
-                latencies += [r for r in results if isinstance(r, float)]
-            p50 = statistics.median(latencies)
+                answered = [r for r in results if isinstance(r, tuple)]
+                latencies += [seconds for seconds, _ in answered]
+                calls += [count for _, count in answered]
+            p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
             if name == "noop":
-                baseline[users] = p50
+                baseline[users] = (p50, p99)
             late = sum(latency > 3.0 for latency in latencies)
-            p99 = percentile(latencies, 0.99)
             print(
                 f"/{name:<11} {users:>5} {p50 * 1000:8.1f} {p99 * 1000:8.1f}"
-                f" {p50 / baseline[users]:8.2f} {failures:>5}"
+                f" {p50 / baseline[users][0]:6.2f} {p99 / baseline[users][1]:6.2f}"
+                f" {statistics.mean(calls):5.2f} {failures:>5}"
                 + (f"  {late} past 3 s" if late else "")
             )
             unanswered += failures
