@@ -550,3 +550,63 @@ async def test_validate_refresh_revoke_and_get_users(twitch, session):
     async with session.post(f"{twitch.auth_url}/revoke", data=revoke) as reply:
         assert await reply.json() == {"status": 400, "message": "Invalid token"}
     assert twitch.revoked == [fresh["access_token"]]
+
+
+async def refresh_with(twitch, session, refresh_token):
+    form = {
+        "client_id": twitch.client_id,
+        "client_secret": twitch.client_secret,
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+    }
+    async with session.post(f"{twitch.auth_url}/token", data=form) as reply:
+        return reply.status, await reply.json()
+
+
+async def linked_tokens(twitch, session) -> dict:
+    code = aiohttp.client.URL(await authorize(twitch, session)).query["code"]
+    return (await exchange(twitch, session, code))[1]
+
+
+async def test_a_refresh_held_after_rotation_has_swapped_the_tokens_before_it_answers(
+    twitch, session
+):
+    tokens = await linked_tokens(twitch, session)
+    hold = twitch.hold_next_refresh()
+    async with asyncio.timeout(5):
+        reply = asyncio.create_task(refresh_with(twitch, session, tokens["refresh_token"]))
+        await hold.reached.wait()
+        assert tokens["access_token"] not in twitch.user_tokens  # rotated away already
+        (new_access,) = twitch.user_tokens
+        assert not reply.done()
+        hold.release()
+        status, fresh = await reply
+    assert status == 200
+    assert fresh["access_token"] == new_access
+
+
+async def test_a_refresh_held_before_rotation_sees_what_happened_meanwhile(twitch, session):
+    tokens = await linked_tokens(twitch, session)
+    hold = twitch.hold_next_refresh(after_rotation=False)
+    async with asyncio.timeout(5):
+        reply = asyncio.create_task(refresh_with(twitch, session, tokens["refresh_token"]))
+        await hold.reached.wait()
+        assert list(twitch.user_tokens) == [tokens["access_token"]]  # not rotated yet
+        twitch.revoke_user(twitch.authorizing_user_id)
+        hold.release()
+        assert await reply == (400, {"status": 400, "message": "Invalid refresh token"})
+
+
+async def test_a_held_revoke_keeps_the_token_live_until_released(twitch, session):
+    tokens = await linked_tokens(twitch, session)
+    hold = twitch.hold_next_revoke()
+    form = {"client_id": twitch.client_id, "token": tokens["access_token"]}
+    async with asyncio.timeout(5):
+        reply = asyncio.create_task(session.post(f"{twitch.auth_url}/revoke", data=form))
+        await hold.reached.wait()
+        assert tokens["access_token"] in twitch.user_tokens
+        hold.release()
+        async with await reply as revoked:
+            assert revoked.status == 200
+    assert twitch.revoked == [tokens["access_token"]]
+    assert twitch.user_tokens == {}
