@@ -145,7 +145,8 @@ async def test_an_expired_session_gets_401(client, clock, snapshot):
 
 async def test_a_revoked_session_gets_401(client, clock, snapshot):
     token = await linked_session(clock)
-    await account_store.end_link("4242", clock())
+    user = await account_store.linked_user("4242")
+    assert await account_store.end_link("4242", user.token_version, clock())
 
     reply = await client.get(API[0], headers={"Authorization": f"Bearer {token}"})
     assert reply.status == 401

@@ -211,3 +211,7 @@ async def test_a_database_failure_during_the_callback_gives_a_503_page(world, tm
     assert reply.status == 503
     assert "cannot reach its database" in page
     assert "Traceback" not in page
+    # The tokens Twitch issued for this link were not stored, so they must not stay live.
+    issued = [t for t, info in world.twitch.user_tokens.items() if info["scopes"]]
+    assert issued == []
+    assert len(world.twitch.revoked) == 1
