@@ -447,13 +447,16 @@ async def test_non_ascii_round_trips(twitch, session, headers):
 # --- the user side of OAuth ------------------------------------------------------------------
 
 
-async def authorize(twitch, session, state="s1", redirect="http://127.0.0.1:1/callback"):
+async def authorize(
+    twitch, session, state="s1", redirect="http://127.0.0.1:1/callback", **extra: str
+):
     params = {
         "client_id": twitch.client_id,
         "redirect_uri": redirect,
         "response_type": "code",
         "scope": "user:read:follows",
         "state": state,
+        **extra,
     }
     async with session.get(
         f"{twitch.auth_url}/authorize", params=params, allow_redirects=False
@@ -485,6 +488,17 @@ async def test_authorize_redirects_back_with_code_scope_and_state(twitch, sessio
     assert status == 200
     assert set(tokens) == {"access_token", "expires_in", "refresh_token", "scope", "token_type"}
     assert tokens["scope"] == ["user:read:follows"]
+
+
+async def test_consent_is_asked_the_first_time_and_whenever_force_verify_says_so(twitch, session):
+    me = twitch.authorizing_user_id
+    await authorize(twitch, session)
+    await authorize(twitch, session)  # approved before: straight back, no page
+    assert twitch.prompted == [me]
+
+    back = aiohttp.client.URL(await authorize(twitch, session, force_verify="true"))
+    assert twitch.prompted == [me, me]
+    assert back.query["state"] == "s1" and back.query["code"]
 
 
 async def test_a_denied_authorization_says_access_denied(twitch, session):

@@ -1,7 +1,8 @@
 """A fake Twitch for tests: id.twitch.tv/oauth2 and api.twitch.tv/helix on 127.0.0.1.
 
 This module owns the fake's protocol: the real paths, JSON shapes, headers and error bodies of
-the OAuth server (`/authorize` approving instantly as a chosen user, `/token` for the
+the OAuth server (`/authorize` approving instantly as a chosen user and noting when Twitch would
+have shown its consent page, `/token` for the
 client-credentials, authorization-code and refresh-token grants, `/validate`, `/revoke`),
 `GET /helix/users`, and `GET /helix/streams` (bearer token + Client-Id,
 `first`/`after` paging with opaque cursors, viewer-sorted data, filters, the per-client-id
@@ -121,6 +122,10 @@ class FakeTwitch(LoopbackServer):
         self.users: dict[str, dict] = {}
         self.authorizing_user_id = self.add_user("viewer_one", display_name="Viewer_One")["id"]
         self.deny_next_authorization = False
+        # Twitch shows its consent page to someone approving for the first time, and to everyone
+        # when the authorize URL says `force_verify=true`; others go straight back with a code.
+        self.approved_users: set[str] = set()
+        self.prompted: list[str] = []  # user ids the consent page was shown to, in order
         self.redirect_uris: set[str] = set()  # empty: any http(s) redirect URI is accepted
         self.code_lifetime = 600.0
         self.user_token_lifetime = 14400
@@ -404,12 +409,16 @@ class FakeTwitch(LoopbackServer):
             self.deny_next_authorization = False
             back = {"error": "access_denied", "error_description": "The user denied you access"}
         else:
+            user_id = self.authorizing_user_id
+            if query.get("force_verify") == "true" or user_id not in self.approved_users:
+                self.prompted.append(user_id)
+            self.approved_users.add(user_id)
             code = secrets.token_hex(15)
             scopes = query.get("scope", "").split()
             self._codes[code] = {
                 "redirect_uri": redirect_uri,
                 "scopes": scopes,
-                "user_id": self.authorizing_user_id,
+                "user_id": user_id,
                 "expires_at": time.monotonic() + self.code_lifetime,
             }
             back = {"code": code, "scope": " ".join(scopes)}
