@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeVar
 from urllib.parse import urlencode
@@ -17,7 +17,7 @@ from bot.errors import (
     TwitchAuthError,
     TwitchError,
 )
-from bot.tokens import Clock, SessionClaims, TokenSigner, utc_now
+from bot.tokens import Clock, SessionClaims, StateClaims, TokenSigner, utc_now
 from bot.twitch_oauth import TwitchOAuth, TwitchUser, UserTokens
 from db import DATABASE_ERRORS, guarded
 from db import accounts as store
@@ -55,6 +55,15 @@ class ValidationReport:
     superseded: int = 0
 
 
+@dataclass(frozen=True)
+class LinkStart:
+    """Where our /login sends a browser, and what that browser must present at the callback."""
+
+    authorize_url: str
+    browser_binding: str = field(repr=False)
+    seconds_left: int  # the state's remaining life: the binding is useless after it
+
+
 LinkListener = Callable[[LinkResult], Awaitable[None]]
 
 
@@ -90,20 +99,39 @@ class AccountService:
         state, _ = self._signer.issue_state(discord_id)
         return f"{self._public_url}/login?{urlencode({'state': state})}"
 
-    def authorize_url(self, state: str) -> str:
-        """Twitch's authorize page for a state we issued; forged or expired states stop here."""
-        try:
-            self._signer.verify_state(state)
-        except InvalidToken as error:
-            raise _bad_state(error.reason) from error
-        return self._oauth.authorize_url(self.redirect_uri, state)
+    def start_link(self, state: str) -> LinkStart:
+        """Our /login: Twitch's authorize page for a state we issued, and the browser binding.
 
-    async def complete_link(self, *, code: str, state: str) -> LinkResult:
-        """The callback: verify and spend the state, exchange the code, store, issue a JWT."""
-        try:
-            claims = self._signer.verify_state(state)
-        except InvalidToken as error:
-            raise _bad_state(error.reason) from error
+        Forged or expired states stop here.
+        """
+        claims = self._state(state)
+        left = (claims.expires_at - self._clock()).total_seconds()
+        return LinkStart(
+            authorize_url=self._oauth.authorize_url(self.redirect_uri, state),
+            browser_binding=self._signer.browser_binding(claims),
+            seconds_left=max(1, int(left)),
+        )
+
+    async def complete_link(
+        self, *, code: str, state: str, browser_binding: str | None
+    ) -> LinkResult:
+        """The callback: check the state and its browser, spend the state, store, issue a JWT.
+
+        A callback in a browser that did not open our /login for this state is refused, and the
+        state stays unspent: whoever sends someone Twitch's authorize page for their own state
+        cannot get that person's Twitch account linked to their own Discord account.
+        """
+        claims = self._state(state)
+        if not self._signer.binds_browser(claims, browser_binding):
+            if await store.state_spent(claims.nonce):  # e.g. the finished link, reloaded
+                raise _bad_state("it was already used once")
+            raise LinkFailed(
+                401,
+                "This link was not started in this browser",
+                "A Twitch link only completes in the browser that opened the link from Discord. "
+                "Nothing was stored. Press the button under /login in Discord, and approve on "
+                "Twitch in the browser that opens.",
+            )
         if not await store.spend_state(claims.nonce, claims.expires_at, self._clock()):
             raise _bad_state("it was already used once")
         tokens, user = await self._twitch_account(code)
@@ -132,6 +160,12 @@ class AccountService:
             except Exception:
                 log.exception("could not tell discord user %s about the link", claims.discord_id)
         return result
+
+    def _state(self, state: str) -> StateClaims:
+        try:
+            return self._signer.verify_state(state)
+        except InvalidToken as error:
+            raise _bad_state(error.reason) from error
 
     async def _twitch_account(self, code: str) -> tuple[UserTokens, TwitchUser]:
         try:

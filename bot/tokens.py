@@ -1,4 +1,6 @@
-"""Signed tokens: the 1-hour API session JWT and the short-lived OAuth `state` (HS256, PyJWT).
+"""Signed tokens: the API session JWT, the OAuth `state`, and a state's browser binding.
+
+The JWTs are HS256 (PyJWT): the session lasts an hour, the state ten minutes.
 
 Expiry is checked against an injected clock rather than PyJWT's wall clock, so the whole
 product (web API and Discord commands) agrees on "now" and tests can move time.
@@ -6,6 +8,9 @@ product (web API and Discord commands) agrees on "now" and tests can move time.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ STATE_LIFETIME = timedelta(minutes=10)
 LEEWAY = timedelta(seconds=30)
 SESSION_PURPOSE = "api-session"
 STATE_PURPOSE = "oauth-state"
+BROWSER_PURPOSE = b"oauth-browser-binding:"
 
 
 def utc_now() -> datetime:
@@ -142,6 +148,21 @@ class TokenSigner:
         return StateClaims(
             str(claims["sub"]), str(claims["nonce"]), datetime.fromtimestamp(claims["exp"], UTC)
         )
+
+    def browser_binding(self, state: StateClaims) -> str:
+        """What the browser that opened our /login for `state` keeps until the callback.
+
+        A keyed hash of the state's nonce: it names this one state, and nobody without our key
+        can compute it from the state (whose nonce anyone holding the link can read).
+        """
+        digest = hmac.new(
+            self._key.encode(), BROWSER_PURPOSE + state.nonce.encode(), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def binds_browser(self, state: StateClaims, presented: str | None) -> bool:
+        """True if `presented` (the browser's cookie, if any) is the binding of `state`."""
+        return hmac.compare_digest((presented or "").encode(), self.browser_binding(state).encode())
 
 
 def _describe(error: jwt.InvalidTokenError) -> str:

@@ -64,6 +64,11 @@ async def spend_state(nonce: str, expires_at: datetime, now: datetime) -> bool:
     return True
 
 
+async def state_spent(nonce: str) -> bool:
+    """True if the OAuth state with this nonce was used (and not yet forgotten)."""
+    return await UsedState.filter(nonce=nonce).exists()
+
+
 async def save_link(
     *,
     discord_id: str,

@@ -23,9 +23,12 @@ async def link(
 ) -> LinkResult:
     """Link DISCORD_ID to whichever Twitch account the fake authorizes as, like a browser would."""
     state = yarl.URL(accounts.login_url(DISCORD_ID)).query["state"]
-    async with http.get(accounts.authorize_url(state), allow_redirects=False) as reply:
+    start = accounts.start_link(state)
+    async with http.get(start.authorize_url, allow_redirects=False) as reply:
         code = yarl.URL(reply.headers["Location"]).query["code"]
-    return await accounts.complete_link(code=code, state=state)
+    return await accounts.complete_link(
+        code=code, state=state, browser_binding=start.browser_binding
+    )
 
 
 def honoured(twitch: FakeTwitch, twitch_id: str) -> list[str]:

@@ -131,3 +131,15 @@ def test_tokens_at_rest_are_encrypted_and_authenticated():
 def test_state_lifetime_is_ten_minutes(signer, clock):
     _, issued = signer.issue_state("1")
     assert issued.expires_at - clock().replace(microsecond=0) == timedelta(minutes=10)
+
+
+def test_a_browser_binding_names_one_state_and_takes_our_key_to_make(signer, clock):
+    _, state = signer.issue_state("1234")
+    _, other = signer.issue_state("1234")
+    binding = signer.browser_binding(state)
+
+    assert signer.binds_browser(state, binding)
+    assert signer.browser_binding(state) == binding  # the callback recomputes it
+    for presented in (None, "", state.nonce, signer.browser_binding(other), binding[:-1]):
+        assert not signer.binds_browser(state, presented)
+    assert TokenSigner(OTHER_KEY, clock).browser_binding(state) != binding
