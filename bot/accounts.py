@@ -204,8 +204,13 @@ class AccountService:
     async def verify_api_token(self, token: str) -> SessionClaims:
         """A session JWT that verifies and was not revoked; `InvalidToken` otherwise."""
         claims = self._signer.verify_session(token)
-        if await store.session_revoked(claims.jti):
+        record = await store.unrevoked_session(claims.jti)
+        if record is None:
             raise InvalidToken("its session has ended; link your account again with /login")
+        if record != _record(claims):
+            # Only we sign tokens; one that names a session but says otherwise about it is
+            # refused all the same.
+            raise InvalidToken("it does not match the session it names")
         return claims
 
     async def logout(self, discord_id: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ LEEWAY = timedelta(seconds=30)
 SESSION_PURPOSE = "api-session"
 STATE_PURPOSE = "oauth-state"
 BROWSER_PURPOSE = b"oauth-browser-binding:"
+# The shapes of what we put in tokens. Only we sign them, but a claim is checked before it
+# reaches a database column, a clock or a page: a mistake in signing must not become a 500.
+DISCORD_ID = re.compile(r"[0-9]{1,20}")
+TWITCH_ID = re.compile(r"[0-9]{1,32}")
+TWITCH_LOGIN = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+RANDOM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # jti and nonce: secrets.token_urlsafe(16)
 
 
 def utc_now() -> datetime:
@@ -79,12 +86,12 @@ class TokenSigner:
             raise InvalidToken(_describe(error)) from error
         if claims.get("purpose") != purpose:
             raise InvalidToken("it is not meant for this use")
-        expires = claims["exp"]
-        if isinstance(expires, bool) or not isinstance(expires, int | float):
-            raise InvalidToken("its expiry is malformed")
-        if datetime.fromtimestamp(expires, UTC) + LEEWAY <= self._clock():
-            raise InvalidToken("it has expired")
         return claims
+
+    def _unexpired(self, expires_at: datetime) -> datetime:
+        if expires_at + LEEWAY <= self._clock():
+            raise InvalidToken("it has expired")
+        return expires_at
 
     def issue_session(
         self, discord_id: str, twitch_id: str, twitch_login: str
@@ -120,12 +127,12 @@ class TokenSigner:
             ["sub", "twitch_id", "twitch_login", "jti", "iat", "exp", "purpose"],
         )
         return SessionClaims(
-            discord_id=str(claims["sub"]),
-            twitch_id=str(claims["twitch_id"]),
-            twitch_login=str(claims["twitch_login"]),
-            jti=str(claims["jti"]),
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            discord_id=_text(claims, "sub", DISCORD_ID),
+            twitch_id=_text(claims, "twitch_id", TWITCH_ID),
+            twitch_login=_text(claims, "twitch_login", TWITCH_LOGIN),
+            jti=_text(claims, "jti", RANDOM_ID),
+            issued_at=_instant(claims, "iat"),
+            expires_at=self._unexpired(_instant(claims, "exp")),
         )
 
     def issue_state(self, discord_id: str) -> tuple[str, StateClaims]:
@@ -146,7 +153,9 @@ class TokenSigner:
         """Check a state's signature and expiry."""
         claims = self._decode(token, STATE_PURPOSE, ["sub", "nonce", "exp", "purpose"])
         return StateClaims(
-            str(claims["sub"]), str(claims["nonce"]), datetime.fromtimestamp(claims["exp"], UTC)
+            discord_id=_text(claims, "sub", DISCORD_ID),
+            nonce=_text(claims, "nonce", RANDOM_ID),
+            expires_at=self._unexpired(_instant(claims, "exp")),
         )
 
     def browser_binding(self, state: StateClaims) -> str:
@@ -163,6 +172,24 @@ class TokenSigner:
     def binds_browser(self, state: StateClaims, presented: str | None) -> bool:
         """True if `presented` (the browser's cookie, if any) is the binding of `state`."""
         return hmac.compare_digest((presented or "").encode(), self.browser_binding(state).encode())
+
+
+def _text(claims: dict[str, Any], name: str, shape: re.Pattern[str]) -> str:
+    value = claims[name]
+    if not isinstance(value, str) or not shape.fullmatch(value):
+        raise InvalidToken(f"its {name!r} claim is malformed")
+    return value
+
+
+def _instant(claims: dict[str, Any], name: str) -> datetime:
+    """A NumericDate claim; ours are whole seconds, within what a datetime can hold."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidToken(f"its {name!r} claim is malformed")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise InvalidToken(f"its {name!r} claim is malformed") from error
 
 
 def _describe(error: jwt.InvalidTokenError) -> str:

@@ -181,7 +181,9 @@ async def active_session(discord_id: str, now: datetime) -> SessionRecord | None
     return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)
 
 
-async def session_revoked(jti: str) -> bool:
-    """True if the session was revoked or was never recorded."""
-    row = await ApiSession.get_or_none(jti=jti)
-    return row is None or row.revoked_at is not None
+async def unrevoked_session(jti: str) -> SessionRecord | None:
+    """The session with this id as recorded, unless it was revoked (or never recorded)."""
+    row = await ApiSession.get_or_none(jti=jti, revoked_at__isnull=True)
+    if row is None:
+        return None
+    return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)

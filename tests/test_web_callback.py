@@ -9,6 +9,7 @@ import pytest
 import yarl
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.stats import SnapshotInfo
 from bot.tokens import TokenSigner
 from db import accounts as account_store
 from db import queries
@@ -25,14 +26,19 @@ async def client(database, accounts, stats):
         yield client
 
 
-@pytest.fixture
-async def snapshot(stats):
+async def store_snapshot(stats) -> SnapshotInfo:
+    """A committed snapshot of 150 streams, as a refresh would leave it."""
     streams = make_streams(5, 150)
     info = await queries.replace_snapshot(
         streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC)
     )
     await stats.snapshot_committed(info)
     return info
+
+
+@pytest.fixture
+async def snapshot(stats):
+    return await store_snapshot(stats)
 
 
 async def linked_session(clock, discord_id: str = "4242") -> str:
@@ -234,6 +240,31 @@ async def test_the_api_refuses_tampered_tokens(client, clock, path):
         reply = await client.get(path, headers={"Authorization": f"Bearer {forged}"})
         assert reply.status == 401, forged
         assert (await reply.json())["error"].startswith("invalid token")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda c: {"iat": str(c["iat"])}, "malformed"),
+        (lambda c: {"exp": [c["exp"]]}, "malformed"),
+        (lambda c: {"jti": c["jti"] + "\x00"}, "malformed"),
+        (lambda c: {"iat": c["iat"] + 1}, "does not match"),
+        (lambda c: {"exp": c["exp"] + 86_400}, "does not match"),
+        (lambda c: {"sub": "999"}, "does not match"),
+    ],
+    ids=["iat-text", "exp-list", "jti-nul", "iat-moved", "exp-extended", "someone-else"],
+)  # fmt: skip
+async def test_a_validly_signed_token_that_misstates_its_session_gets_401_json(
+    client, clock, snapshot, change, reason
+):
+    token = await linked_session(clock)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode({**claims, **change(claims)}, TEST_SECRET_KEY, algorithm="HS256")
+
+    reply = await client.get(API[0], headers={"Authorization": f"Bearer {forged}"})
+
+    assert reply.status == 401
+    assert reason in (await reply.json())["error"]
 
 
 async def test_an_expired_session_gets_401(client, clock, snapshot):

@@ -62,7 +62,7 @@ async def test_ending_a_link_at_its_current_version_deletes_tokens_and_sessions(
 
     user = await store.linked_user("42")
     assert (user.access_token, user.refresh_token) == (None, None)
-    assert await store.session_revoked("s1")
+    assert await store.unrevoked_session("s1") is None
     assert await store.users_with_tokens() == []
     replaced = await save("a2", "s2")  # linking again after a logout
     assert replaced is not None and replaced.access_token is None
