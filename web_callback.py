@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_args
 
+import yarl
 from aiohttp import web
 
 from bot import pages, payloads
@@ -29,6 +30,8 @@ T = TypeVar("T", bound=str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SOURCES: tuple[Source, ...] = get_args(Source)
 ORDERS: tuple[Order, ...] = get_args(Order)
+# Set by /login, read by /callback: binds an OAuth state to the browser that started the link.
+BROWSER_COOKIE = "streamstats_link"
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
@@ -64,12 +67,31 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
+def _browser_cookie(request: web.Request) -> dict[str, Any]:
+    """Where the binding cookie lives: only our callback's path, only over https if we are."""
+    redirect = yarl.URL(request.app[ACCOUNTS].redirect_uri)
+    return {"path": redirect.path, "secure": redirect.scheme == "https"}
+
+
 async def login(request: web.Request) -> web.StreamResponse:
-    """Our link in Discord leads here; a valid state is sent on to Twitch's authorize page."""
+    """Our link in Discord leads here: bind this browser to the state, then go to Twitch."""
     state = request.query.get("state", "")
     if not state:
         raise LinkFailed(400, "This login link is incomplete", "Run /login in Discord again.")
-    raise web.HTTPFound(request.app[ACCOUNTS].authorize_url(state))
+    start = request.app[ACCOUNTS].start_link(state)
+    response = web.Response(
+        status=302, headers={"Location": start.authorize_url, "Cache-Control": "no-store"}
+    )
+    # Lax: the cookie still comes along when Twitch sends the browser back (a top-level GET).
+    response.set_cookie(
+        BROWSER_COOKIE,
+        start.browser_binding,
+        max_age=start.seconds_left,
+        httponly=True,
+        samesite="Lax",
+        **_browser_cookie(request),
+    )
+    return response
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
@@ -91,14 +113,20 @@ async def callback(request: web.Request) -> web.StreamResponse:
         )
     if not query.get("code"):
         raise LinkFailed(400, "Twitch sent no login code", "Run /login in Discord again.")
-    result = await request.app[ACCOUNTS].complete_link(code=query["code"], state=query["state"])
-    return pages.linked_page(
+    result = await request.app[ACCOUNTS].complete_link(
+        code=query["code"],
+        state=query["state"],
+        browser_binding=request.cookies.get(BROWSER_COOKIE),
+    )
+    response = pages.linked_page(
         display_name=result.twitch.display_name,
         login=result.twitch.login,
         discord_id=result.discord_id,
         api_token=result.api_token,
         expires_at=result.expires_at,
     )
+    response.del_cookie(BROWSER_COOKIE, **_browser_cookie(request))
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

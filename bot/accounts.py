@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, TypeVar
 from urllib.parse import urlencode
 
 from bot.crypto import DecryptionError, TokenCipher
@@ -16,13 +17,15 @@ from bot.errors import (
     TwitchAuthError,
     TwitchError,
 )
-from bot.tokens import Clock, SessionClaims, TokenSigner, utc_now
+from bot.tokens import Clock, SessionClaims, StateClaims, TokenSigner, utc_now
 from bot.twitch_oauth import TwitchOAuth, TwitchUser, UserTokens
+from db import DATABASE_ERRORS, guarded
 from db import accounts as store
-from db import guarded
 from db.accounts import LinkedUser, SessionRecord
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Outcome = Literal["valid", "refreshed", "ended", "skipped", "superseded"]
 
 START_AGAIN = "Run /login in Discord again to get a fresh link."
 
@@ -39,12 +42,26 @@ class LinkResult:
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """What one hourly validation pass did."""
+    """What one hourly validation pass did.
+
+    `superseded` counts links that changed while they were being checked (a logout or a new
+    link won): nothing was written for them, and tokens a refresh returned were revoked.
+    """
 
     checked: int = 0
     refreshed: int = 0
     ended: int = 0
     skipped: int = 0
+    superseded: int = 0
+
+
+@dataclass(frozen=True)
+class LinkStart:
+    """Where our /login sends a browser, and what that browser must present at the callback."""
+
+    authorize_url: str
+    browser_binding: str = field(repr=False)
+    seconds_left: int  # the state's remaining life: the binding is useless after it
 
 
 LinkListener = Callable[[LinkResult], Awaitable[None]]
@@ -82,35 +99,60 @@ class AccountService:
         state, _ = self._signer.issue_state(discord_id)
         return f"{self._public_url}/login?{urlencode({'state': state})}"
 
-    def authorize_url(self, state: str) -> str:
-        """Twitch's authorize page for a state we issued; forged or expired states stop here."""
-        try:
-            self._signer.verify_state(state)
-        except InvalidToken as error:
-            raise _bad_state(error.reason) from error
-        return self._oauth.authorize_url(self.redirect_uri, state)
+    def start_link(self, state: str) -> LinkStart:
+        """Our /login: Twitch's authorize page for a state we issued, and the browser binding.
 
-    async def complete_link(self, *, code: str, state: str) -> LinkResult:
-        """The callback: verify and spend the state, exchange the code, store, issue a JWT."""
-        try:
-            claims = self._signer.verify_state(state)
-        except InvalidToken as error:
-            raise _bad_state(error.reason) from error
+        Forged or expired states stop here.
+        """
+        claims = self._state(state)
+        left = (claims.expires_at - self._clock()).total_seconds()
+        return LinkStart(
+            authorize_url=self._oauth.authorize_url(self.redirect_uri, state),
+            browser_binding=self._signer.browser_binding(claims),
+            seconds_left=max(1, int(left)),
+        )
+
+    async def complete_link(
+        self, *, code: str, state: str, browser_binding: str | None
+    ) -> LinkResult:
+        """The callback: check the state and its browser, spend the state, store, issue a JWT.
+
+        A callback in a browser that did not open our /login for this state is refused, and the
+        state stays unspent: whoever sends someone Twitch's authorize page for their own state
+        cannot get that person's Twitch account linked to their own Discord account.
+        """
+        claims = self._state(state)
+        if not self._signer.binds_browser(claims, browser_binding):
+            if await store.state_spent(claims.nonce):  # e.g. the finished link, reloaded
+                raise _bad_state("it was already used once")
+            raise LinkFailed(
+                401,
+                "This link was not started in this browser",
+                "A Twitch link only completes in the browser that opened the link from Discord. "
+                "Nothing was stored. Press the button under /login in Discord, and approve on "
+                "Twitch in the browser that opens.",
+            )
         if not await store.spend_state(claims.nonce, claims.expires_at, self._clock()):
             raise _bad_state("it was already used once")
         tokens, user = await self._twitch_account(code)
         api_token, session = self._signer.issue_session(claims.discord_id, user.id, user.login)
-        await store.save_link(
-            discord_id=claims.discord_id,
-            twitch_id=user.id,
-            twitch_login=user.login,
-            twitch_display_name=user.display_name,
-            access_token=self._cipher.encrypt(tokens.access_token),
-            refresh_token=self._cipher.encrypt(tokens.refresh_token),
-            scopes=" ".join(tokens.scopes),
-            session=_record(session),
+        replaced = await self._stored_or_revoked(
+            tokens,
+            claims.discord_id,
+            store.save_link(
+                discord_id=claims.discord_id,
+                twitch_id=user.id,
+                twitch_login=user.login,
+                twitch_display_name=user.display_name,
+                access_token=self._cipher.encrypt(tokens.access_token),
+                refresh_token=self._cipher.encrypt(tokens.refresh_token),
+                scopes=" ".join(tokens.scopes),
+                session=_record(session),
+            ),
         )
         log.info("discord user %s linked twitch account %s", claims.discord_id, user.login)
+        if replaced is not None:
+            await self._revoke_stored(replaced)
         result = LinkResult(claims.discord_id, user, api_token, session.expires_at)
         for listener in self._listeners:
             try:
@@ -118,6 +160,12 @@ class AccountService:
             except Exception:
                 log.exception("could not tell discord user %s about the link", claims.discord_id)
         return result
+
+    def _state(self, state: str) -> StateClaims:
+        try:
+            return self._signer.verify_state(state)
+        except InvalidToken as error:
+            raise _bad_state(error.reason) from error
 
     async def _twitch_account(self, code: str) -> tuple[UserTokens, TwitchUser]:
         try:
@@ -156,45 +204,51 @@ class AccountService:
     async def verify_api_token(self, token: str) -> SessionClaims:
         """A session JWT that verifies and was not revoked; `InvalidToken` otherwise."""
         claims = self._signer.verify_session(token)
-        if await store.session_revoked(claims.jti):
+        record = await store.unrevoked_session(claims.jti)
+        if record is None:
             raise InvalidToken("its session has ended; link your account again with /login")
+        if record != _record(claims):
+            # Only we sign tokens; one that names a session but says otherwise about it is
+            # refused all the same.
+            raise InvalidToken("it does not match the session it names")
         return claims
 
     async def logout(self, discord_id: str) -> bool:
-        """End the link: revoke the Twitch token, delete stored tokens, end every session."""
-        user = await store.linked_user(discord_id)
-        if user is None or user.access_token is None:
-            return False
-        try:
-            await self._oauth.revoke(self._cipher.decrypt(user.access_token))
-        except (TwitchError, DecryptionError) as error:
-            log.warning(
-                "logout of discord user %s: revoking at Twitch failed: %s", discord_id, error
-            )
-        await store.end_link(discord_id, self._clock())
-        log.info("discord user %s unlinked", discord_id)
-        return True
+        """End the link: delete the stored tokens, end every session, revoke the tokens.
+
+        The delete is conditional on the link read just before it, and the tokens revoked are
+        exactly the ones deleted. If a refresh or a new link wrote in between, the link is read
+        again, so /logout never leaves tokens stored or live that it did not revoke.
+        """
+        while (user := await store.linked_user(discord_id)) and user.access_token is not None:
+            if await store.end_link(discord_id, user.token_version, self._clock()):
+                await self._revoke_stored(user)
+                log.info("discord user %s unlinked", discord_id)
+                return True
+        return False
 
     async def validate_linked_tokens(self) -> ValidationReport:
         """Twitch's rule for apps that keep user tokens: validate each one, refresh on 401."""
-        checked = refreshed = ended = skipped = 0
-        for user in await store.users_with_tokens():
-            checked += 1
-            outcome = await self._validate(user)
-            refreshed += outcome == "refreshed"
-            ended += outcome == "ended"
-            skipped += outcome == "skipped"
-        report = ValidationReport(checked, refreshed, ended, skipped)
+        outcomes = [await self._validate(user) for user in await store.users_with_tokens()]
+        report = ValidationReport(
+            checked=len(outcomes),
+            refreshed=outcomes.count("refreshed"),
+            ended=outcomes.count("ended"),
+            skipped=outcomes.count("skipped"),
+            superseded=outcomes.count("superseded"),
+        )
         log.info(
-            "validated %d linked tokens: %d refreshed, %d links ended, %d skipped",
-            checked,
-            refreshed,
-            ended,
-            skipped,
+            "validated %d linked tokens: %d refreshed, %d links ended, %d skipped, "
+            "%d changed meanwhile",
+            report.checked,
+            report.refreshed,
+            report.ended,
+            report.skipped,
+            report.superseded,
         )
         return report
 
-    async def _validate(self, user: LinkedUser) -> str:
+    async def _validate(self, user: LinkedUser) -> Outcome:
         try:
             access = self._cipher.decrypt(user.access_token or "")
             refresh = self._cipher.decrypt(user.refresh_token or "")
@@ -219,17 +273,72 @@ class AccountService:
                 "could not refresh the token of discord user %s: %s", user.discord_id, error
             )
             return "skipped"
-        await store.store_tokens(
+        stored = await self._stored_or_revoked(
+            tokens,
             user.discord_id,
-            self._cipher.encrypt(tokens.access_token),
-            self._cipher.encrypt(tokens.refresh_token),
+            store.store_tokens(
+                user.discord_id,
+                user.token_version,
+                self._cipher.encrypt(tokens.access_token),
+                self._cipher.encrypt(tokens.refresh_token),
+            ),
         )
+        if not stored:
+            log.info(
+                "the link of discord user %s changed while its token was refreshed; "
+                "revoked the tokens the refresh returned",
+                user.discord_id,
+            )
+            await self._revoke(tokens.access_token, tokens.refresh_token, user.discord_id)
+            return "superseded"
         return "refreshed"
 
-    async def _end(self, user: LinkedUser, why: str) -> str:
-        await store.end_link(user.discord_id, self._clock())
+    async def _end(self, user: LinkedUser, why: str) -> Outcome:
+        if not await store.end_link(user.discord_id, user.token_version, self._clock()):
+            log.info(
+                "the link of discord user %s changed meanwhile; left it alone", user.discord_id
+            )
+            return "superseded"
         log.warning("ended the link of discord user %s: %s", user.discord_id, why)
         return "ended"
+
+    async def _stored_or_revoked(
+        self, tokens: UserTokens, discord_id: str, write: Awaitable[T]
+    ) -> T:
+        """Await the write that stores `tokens`; if the database fails, revoke them and re-raise.
+
+        Tokens Twitch issued but we do not keep would otherwise stay live with nobody to revoke
+        or validate them.
+        """
+        try:
+            return await write
+        except DATABASE_ERRORS:
+            await self._revoke(tokens.access_token, tokens.refresh_token, discord_id)
+            raise
+
+    async def _revoke_stored(self, user: LinkedUser) -> None:
+        """Revoke the tokens of a link that is no longer stored (logged out or replaced)."""
+        if user.access_token is None or user.refresh_token is None:
+            return  # the link had already ended: its tokens were revoked then
+        try:
+            access = self._cipher.decrypt(user.access_token or "")
+            refresh = self._cipher.decrypt(user.refresh_token or "")
+        except DecryptionError:
+            log.warning(
+                "could not revoke the old tokens of discord user %s: undecryptable", user.discord_id
+            )
+            return
+        await self._revoke(access, refresh, user.discord_id)
+
+    async def _revoke(self, access_token: str, refresh_token: str, discord_id: str) -> None:
+        """Revoke both tokens at Twitch; a failure is logged, as nobody could act on it."""
+        for token in (access_token, refresh_token):
+            try:
+                await self._oauth.revoke(token)
+            except TwitchError as error:
+                log.warning(
+                    "could not revoke a token of discord user %s at Twitch: %s", discord_id, error
+                )
 
 
 def _record(claims: SessionClaims) -> SessionRecord:

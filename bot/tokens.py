@@ -1,4 +1,6 @@
-"""Signed tokens: the 1-hour API session JWT and the short-lived OAuth `state` (HS256, PyJWT).
+"""Signed tokens: the API session JWT, the OAuth `state`, and a state's browser binding.
+
+The JWTs are HS256 (PyJWT): the session lasts an hour, the state ten minutes.
 
 Expiry is checked against an injected clock rather than PyJWT's wall clock, so the whole
 product (web API and Discord commands) agrees on "now" and tests can move time.
@@ -6,6 +8,10 @@ product (web API and Discord commands) agrees on "now" and tests can move time.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +29,13 @@ STATE_LIFETIME = timedelta(minutes=10)
 LEEWAY = timedelta(seconds=30)
 SESSION_PURPOSE = "api-session"
 STATE_PURPOSE = "oauth-state"
+BROWSER_PURPOSE = b"oauth-browser-binding:"
+# The shapes of what we put in tokens. Only we sign them, but a claim is checked before it
+# reaches a database column, a clock or a page: a mistake in signing must not become a 500.
+DISCORD_ID = re.compile(r"[0-9]{1,20}")
+TWITCH_ID = re.compile(r"[0-9]{1,32}")
+TWITCH_LOGIN = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+RANDOM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # jti and nonce: secrets.token_urlsafe(16)
 
 
 def utc_now() -> datetime:
@@ -73,12 +86,12 @@ class TokenSigner:
             raise InvalidToken(_describe(error)) from error
         if claims.get("purpose") != purpose:
             raise InvalidToken("it is not meant for this use")
-        expires = claims["exp"]
-        if isinstance(expires, bool) or not isinstance(expires, int | float):
-            raise InvalidToken("its expiry is malformed")
-        if datetime.fromtimestamp(expires, UTC) + LEEWAY <= self._clock():
-            raise InvalidToken("it has expired")
         return claims
+
+    def _unexpired(self, expires_at: datetime) -> datetime:
+        if expires_at + LEEWAY <= self._clock():
+            raise InvalidToken("it has expired")
+        return expires_at
 
     def issue_session(
         self, discord_id: str, twitch_id: str, twitch_login: str
@@ -114,12 +127,12 @@ class TokenSigner:
             ["sub", "twitch_id", "twitch_login", "jti", "iat", "exp", "purpose"],
         )
         return SessionClaims(
-            discord_id=str(claims["sub"]),
-            twitch_id=str(claims["twitch_id"]),
-            twitch_login=str(claims["twitch_login"]),
-            jti=str(claims["jti"]),
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            discord_id=_text(claims, "sub", DISCORD_ID),
+            twitch_id=_text(claims, "twitch_id", TWITCH_ID),
+            twitch_login=_text(claims, "twitch_login", TWITCH_LOGIN),
+            jti=_text(claims, "jti", RANDOM_ID),
+            issued_at=_instant(claims, "iat"),
+            expires_at=self._unexpired(_instant(claims, "exp")),
         )
 
     def issue_state(self, discord_id: str) -> tuple[str, StateClaims]:
@@ -140,8 +153,43 @@ class TokenSigner:
         """Check a state's signature and expiry."""
         claims = self._decode(token, STATE_PURPOSE, ["sub", "nonce", "exp", "purpose"])
         return StateClaims(
-            str(claims["sub"]), str(claims["nonce"]), datetime.fromtimestamp(claims["exp"], UTC)
+            discord_id=_text(claims, "sub", DISCORD_ID),
+            nonce=_text(claims, "nonce", RANDOM_ID),
+            expires_at=self._unexpired(_instant(claims, "exp")),
         )
+
+    def browser_binding(self, state: StateClaims) -> str:
+        """What the browser that opened our /login for `state` keeps until the callback.
+
+        A keyed hash of the state's nonce: it names this one state, and nobody without our key
+        can compute it from the state (whose nonce anyone holding the link can read).
+        """
+        digest = hmac.new(
+            self._key.encode(), BROWSER_PURPOSE + state.nonce.encode(), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def binds_browser(self, state: StateClaims, presented: str | None) -> bool:
+        """True if `presented` (the browser's cookie, if any) is the binding of `state`."""
+        return hmac.compare_digest((presented or "").encode(), self.browser_binding(state).encode())
+
+
+def _text(claims: dict[str, Any], name: str, shape: re.Pattern[str]) -> str:
+    value = claims[name]
+    if not isinstance(value, str) or not shape.fullmatch(value):
+        raise InvalidToken(f"its {name!r} claim is malformed")
+    return value
+
+
+def _instant(claims: dict[str, Any], name: str) -> datetime:
+    """A NumericDate claim; ours are whole seconds, within what a datetime can hold."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidToken(f"its {name!r} claim is malformed")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise InvalidToken(f"its {name!r} claim is malformed") from error
 
 
 def _describe(error: jwt.InvalidTokenError) -> str:

@@ -84,7 +84,11 @@ class TwitchOAuth:
         return self._app.client_id
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
-        """Where to send a person to approve the link."""
+        """Where to send a person to approve the link.
+
+        `force_verify=true`: Twitch asks every time, even someone who approved StreamStats
+        before, so nobody is linked by merely opening a link someone else posted.
+        """
         query = urlencode(
             {
                 "client_id": self._app.client_id,
@@ -92,6 +96,7 @@ class TwitchOAuth:
                 "response_type": "code",
                 "scope": " ".join(SCOPES),
                 "state": state,
+                "force_verify": "true",
             }
         )
         return f"{self._app.auth_url}/authorize?{query}"

@@ -1,4 +1,9 @@
-"""Linked accounts, sessions and spent OAuth states (ORM queries; tokens arrive encrypted)."""
+"""Linked accounts, sessions and spent OAuth states (ORM queries; tokens arrive encrypted).
+
+Every write of a user's tokens (link, refresh, end) bumps `token_version`, and every writer but
+a new link writes only if the row still has the version it read: a writer that loses learns it
+(False) and can revoke the tokens it was about to store.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from db.models import ApiSession, UsedState, User
@@ -20,6 +26,7 @@ class LinkedUser:
     twitch_login: str
     twitch_display_name: str
     linked_at: datetime
+    token_version: int
     access_token: str | None = field(repr=False)
     refresh_token: str | None = field(repr=False)
 
@@ -41,6 +48,7 @@ def _linked(user: User) -> LinkedUser:
         twitch_login=user.twitch_login,
         twitch_display_name=user.twitch_display_name,
         linked_at=user.linked_at,
+        token_version=user.token_version,
         access_token=user.access_token,
         refresh_token=user.refresh_token,
     )
@@ -56,6 +64,11 @@ async def spend_state(nonce: str, expires_at: datetime, now: datetime) -> bool:
     return True
 
 
+async def state_spent(nonce: str) -> bool:
+    """True if the OAuth state with this nonce was used (and not yet forgotten)."""
+    return await UsedState.filter(nonce=nonce).exists()
+
+
 async def save_link(
     *,
     discord_id: str,
@@ -66,27 +79,46 @@ async def save_link(
     refresh_token: str,
     scopes: str,
     session: SessionRecord,
-) -> None:
-    """Create or update the user and record the new session, in one transaction."""
+) -> LinkedUser | None:
+    """Store a new link (it replaces any older one) and its session, in one transaction.
+
+    Returns the link it replaced, whose tokens are no longer stored anywhere: revoke them.
+    """
+    link = {
+        "twitch_id": twitch_id,
+        "twitch_login": twitch_login,
+        "twitch_display_name": twitch_display_name,
+        "linked_at": session.issued_at,
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "scopes": scopes,
+    }
+    try:
+        return await _replace_link(discord_id, link, session)
+    except IntegrityError:
+        # Another write to this person's row won a race (e.g. their first link was stored a
+        # moment ago): try once more against the row as it is now.
+        return await _replace_link(discord_id, link, session)
+
+
+async def _replace_link(
+    discord_id: str, link: dict[str, object], session: SessionRecord
+) -> LinkedUser | None:
     async with in_transaction():
-        await User.update_or_create(
-            discord_id=discord_id,
-            defaults={
-                "twitch_id": twitch_id,
-                "twitch_login": twitch_login,
-                "twitch_display_name": twitch_display_name,
-                "linked_at": session.issued_at,
-                "access_token": access_token,
-                "refresh_token": refresh_token,
-                "scopes": scopes,
-            },
-        )
+        # Locked (PostgreSQL) or alone (SQLite's transactions take the connection): the tokens
+        # read here are exactly the ones the write below replaces.
+        previous = await User.select_for_update().get_or_none(discord_id=discord_id)
+        if previous is None:
+            await User.create(discord_id=discord_id, **link)
+        elif not await _write_tokens(discord_id, previous.token_version, **link):
+            raise IntegrityError(f"the link of discord user {discord_id} changed meanwhile")
         await ApiSession.create(
             jti=session.jti,
             discord_id=discord_id,
             issued_at=session.issued_at,
             expires_at=session.expires_at,
         )
+    return _linked(previous) if previous is not None else None
 
 
 async def linked_user(discord_id: str) -> LinkedUser | None:
@@ -100,20 +132,39 @@ async def users_with_tokens() -> list[LinkedUser]:
     return [_linked(user) for user in await User.filter(access_token__isnull=False)]
 
 
-async def store_tokens(discord_id: str, access_token: str, refresh_token: str) -> None:
-    """Replace a user's (encrypted) tokens after a refresh."""
-    await User.filter(discord_id=discord_id).update(
-        access_token=access_token, refresh_token=refresh_token
+async def _write_tokens(discord_id: str, version: int, **values: object) -> bool:
+    """The one way stored tokens change: only while the row still has `version`, bumping it."""
+    written = await User.filter(discord_id=discord_id, token_version=version).update(
+        **values, token_version=F("token_version") + 1
+    )
+    return written == 1
+
+
+async def store_tokens(
+    discord_id: str, version: int, access_token: str, refresh_token: str
+) -> bool:
+    """Store refreshed (encrypted) tokens, unless the link changed since it was read at `version`.
+
+    False means another write won (a logout, a new link, another refresh): the caller's tokens
+    were not stored.
+    """
+    return await _write_tokens(
+        discord_id, version, access_token=access_token, refresh_token=refresh_token
     )
 
 
-async def end_link(discord_id: str, now: datetime) -> None:
-    """Delete the user's Twitch tokens and revoke every session; the user row stays."""
+async def end_link(discord_id: str, version: int, now: datetime) -> bool:
+    """Delete the user's Twitch tokens and revoke every session; the user row stays.
+
+    Only if the link is still the one read at `version`; False (nothing changed) otherwise.
+    """
     async with in_transaction():
-        await User.filter(discord_id=discord_id).update(access_token=None, refresh_token=None)
+        if not await _write_tokens(discord_id, version, access_token=None, refresh_token=None):
+            return False
         await ApiSession.filter(discord_id=discord_id, revoked_at__isnull=True).update(
             revoked_at=now
         )
+    return True
 
 
 async def active_session(discord_id: str, now: datetime) -> SessionRecord | None:
@@ -130,7 +181,9 @@ async def active_session(discord_id: str, now: datetime) -> SessionRecord | None
     return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)
 
 
-async def session_revoked(jti: str) -> bool:
-    """True if the session was revoked or was never recorded."""
-    row = await ApiSession.get_or_none(jti=jti)
-    return row is None or row.revoked_at is not None
+async def unrevoked_session(jti: str) -> SessionRecord | None:
+    """The session with this id as recorded, unless it was revoked (or never recorded)."""
+    row = await ApiSession.get_or_none(jti=jti, revoked_at__isnull=True)
+    if row is None:
+        return None
+    return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)

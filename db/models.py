@@ -79,6 +79,10 @@ class User(Model):
     access_token = fields.TextField(null=True, description="encrypted (bot/crypto.py)")
     refresh_token = fields.TextField(null=True, description="encrypted (bot/crypto.py)")
     scopes = fields.CharField(max_length=255, default="")
+    # Bumped by every write of the tokens (link, refresh, end). A writer that read the row first
+    # writes only if the version is still the one it read, so a slow refresh cannot resurrect
+    # tokens that a logout deleted or overwrite the tokens of a newer link.
+    token_version = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "users"

@@ -144,19 +144,28 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock) -> AccountService:
-    """The account service against the fake Twitch, with a clock the test controls."""
-    oauth = TwitchOAuth(http, app_of(fake_twitch))
+def account_service(
+    http: aiohttp.ClientSession,
+    fake: FakeTwitch,
+    clock: Clock,
+    public_url: str = "http://127.0.0.1:8080",
+) -> AccountService:
+    """The account service against the fake Twitch, served at `public_url`."""
     return AccountService(
-        oauth=oauth,
+        oauth=TwitchOAuth(http, app_of(fake)),
         signer=TokenSigner(TEST_SECRET_KEY, clock),
         cipher=TokenCipher(TEST_SECRET_KEY),
-        public_url="http://127.0.0.1:8080",
-        redirect_uri="http://127.0.0.1:8080/callback",
+        public_url=public_url,
+        redirect_uri=f"{public_url}/callback",
         require_login=True,
         clock=clock,
     )
+
+
+@pytest.fixture
+def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock) -> AccountService:
+    """The account service against the fake Twitch, with a clock the test controls."""
+    return account_service(http, fake_twitch, clock)
 
 
 @pytest.fixture
@@ -170,7 +179,6 @@ def health(clock: Clock) -> HealthCheck:
 @pytest.fixture
 async def client(database, accounts, stats, health) -> AsyncIterator[TestClient]:
     """The web app as `create_app` builds it, over the test database and services."""
-
     app = create_app(accounts=accounts, stats=stats, health=health)
     async with TestClient(TestServer(app)) as client:
         yield client

@@ -7,23 +7,32 @@ from datetime import UTC, datetime
 import jwt
 import pytest
 import yarl
+from aiohttp.test_utils import TestClient, TestServer
 
+from bot.stats import SnapshotInfo
 from bot.tokens import TokenSigner
 from db import accounts as account_store
 from db import queries
 from db.accounts import SessionRecord
+from db.models import User
 from tests.bot.test_cache import make_streams
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, account_service
+from web_callback import BROWSER_COOKIE, create_app
 
 
-@pytest.fixture
-async def snapshot(stats):
+async def store_snapshot(stats) -> SnapshotInfo:
+    """A committed snapshot of 150 streams, as a refresh would leave it."""
     streams = make_streams(5, 150)
     info = await queries.replace_snapshot(
         streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC)
     )
     await stats.snapshot_committed(info)
     return info
+
+
+@pytest.fixture
+async def snapshot(stats):
+    return await store_snapshot(stats)
 
 
 async def linked_session(clock, discord_id: str = "4242") -> str:
@@ -66,18 +75,23 @@ async def test_bad_callbacks_get_a_clear_page(client, query, status, text):
     assert reply.headers["Referrer-Policy"] == "no-referrer"
 
 
+def local(url: str) -> str:
+    """Our public URL as the test client asks for it: path and query only."""
+    return str(yarl.URL(url).relative())
+
+
 async def test_an_expired_state_is_refused(client, accounts, clock):
     url = accounts.login_url("4242")
     clock.advance(minutes=11)
-    reply = await client.get(url.replace("http://127.0.0.1:8080", ""), allow_redirects=False)
+    reply = await client.get(local(url), allow_redirects=False)
 
     assert reply.status == 401
     assert "expired" in await reply.text()
 
 
 async def test_login_sends_a_valid_state_on_to_twitch(client, accounts, fake_twitch):
-    path = accounts.login_url("4242").replace("http://127.0.0.1:8080", "")
-    reply = await client.get(path, allow_redirects=False)
+    url = accounts.login_url("4242")
+    reply = await client.get(local(url), allow_redirects=False)
 
     assert reply.status == 302
     location = yarl.URL(reply.headers["Location"])
@@ -86,7 +100,106 @@ async def test_login_sends_a_valid_state_on_to_twitch(client, accounts, fake_twi
     assert location.query["scope"] == "user:read:follows"
     assert location.query["redirect_uri"] == "http://127.0.0.1:8080/callback"
     assert location.query["client_id"] == fake_twitch.client_id
-    assert accounts.authorize_url(location.query["state"])
+    assert location.query["state"] == yarl.URL(url).query["state"]
+    assert location.query["force_verify"] == "true"  # Twitch asks every time
+    assert reply.headers["Cache-Control"] == "no-store"
+
+
+async def test_login_binds_the_browser_with_a_cookie_only_the_callback_gets(
+    client, accounts, clock
+):
+    url = accounts.login_url("4242")
+    clock.advance(minutes=4)
+    reply = await client.get(local(url), allow_redirects=False)
+
+    cookie = reply.cookies[BROWSER_COOKIE]
+    state = TokenSigner(TEST_SECRET_KEY, clock).verify_state(yarl.URL(url).query["state"])
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/callback"
+    assert not cookie["secure"]  # PUBLIC_URL is http here
+    assert int(cookie["max-age"]) == int((state.expires_at - clock()).total_seconds())
+    assert 350 < int(cookie["max-age"]) <= 360  # what is left of the state's ten minutes
+    assert state.nonce not in cookie.value  # anyone holding the link can read the nonce
+    assert yarl.URL(url).query["state"] not in cookie.value
+
+
+@pytest.mark.parametrize(
+    ("public_url", "path"),
+    [("https://stats.example.org", "/callback"), ("https://example.org/stats", "/stats/callback")],
+)
+async def test_on_https_the_cookie_is_secure_and_follows_the_callbacks_path(
+    database, stats, http, fake_twitch, clock, health, public_url, path
+):
+    accounts = account_service(http, fake_twitch, clock, public_url)
+    app = create_app(accounts=accounts, stats=stats, health=health)
+    async with TestClient(TestServer(app)) as client:
+        state = yarl.URL(accounts.login_url("4242")).query["state"]
+        reply = await client.get(f"/login?state={state}", allow_redirects=False)
+        cookie = reply.cookies[BROWSER_COOKIE]
+
+    assert reply.status == 302
+    assert cookie["secure"] is True
+    assert cookie["path"] == path
+
+
+async def back_from_twitch(client, accounts, http) -> str:
+    """Open our /login in the test client's browser and approve on (fake) Twitch; return where
+    Twitch sends that browser back to."""
+    reply = await client.get(local(accounts.login_url("4242")), allow_redirects=False)
+    async with http.get(reply.headers["Location"], allow_redirects=False) as approved:
+        return local(approved.headers["Location"])
+
+
+def browser_cookie(client) -> str:
+    return client.session.cookie_jar.filter_cookies(client.make_url("/callback"))[BROWSER_COOKIE]
+
+
+@pytest.mark.parametrize("presented", ["none", "empty", "another state's", "the state's nonce"])
+async def test_a_callback_in_a_browser_that_did_not_open_our_login_is_refused(
+    client, accounts, http, clock, presented
+):
+    callback = await back_from_twitch(client, accounts, http)
+    binding = browser_cookie(client).value
+    client.session.cookie_jar.clear()  # a different browser from here on
+    signer = TokenSigner(TEST_SECRET_KEY, clock)
+    state = signer.verify_state(yarl.URL(callback).query["state"])
+    another = signer.verify_state(yarl.URL(accounts.login_url("4242")).query["state"])
+    value = {
+        "none": None,
+        "empty": "",
+        "another state's": signer.browser_binding(another),
+        "the state's nonce": state.nonce,
+    }[presented]
+    headers = {"Cookie": f"{BROWSER_COOKIE}={value}"} if value is not None else {}
+
+    reply = await client.get(callback, headers=headers)
+    page = await reply.text()
+
+    assert reply.status == 401
+    assert reply.content_type == "text/html"
+    assert "This link was not started in this browser" in page
+    assert "Nothing was stored" in page
+    assert not await User.exists()
+    # The state was not spent: the browser that opened /login still finishes the link.
+    client.session.cookie_jar.update_cookies({BROWSER_COOKIE: binding}, client.make_url("/"))
+    finished = await client.get(callback)
+    assert finished.status == 200
+    assert "Twitch account linked" in await finished.text()
+
+
+async def test_a_finished_link_clears_the_cookie(client, accounts, http):
+    callback = await back_from_twitch(client, accounts, http)
+    assert browser_cookie(client).value
+
+    reply = await client.get(callback)
+
+    assert reply.status == 200
+    cleared = reply.cookies[BROWSER_COOKIE]
+    assert (cleared.value, cleared["max-age"], cleared["path"]) == ("", "0", "/callback")
+    assert BROWSER_COOKIE not in client.session.cookie_jar.filter_cookies(
+        client.make_url("/callback")
+    )
 
 
 async def test_health_reports_the_database_and_the_snapshot(client, snapshot, clock):
@@ -144,6 +257,31 @@ async def test_the_api_refuses_tampered_tokens(client, clock, path):
         assert (await reply.json())["error"].startswith("invalid token")
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda c: {"iat": str(c["iat"])}, "malformed"),
+        (lambda c: {"exp": [c["exp"]]}, "malformed"),
+        (lambda c: {"jti": c["jti"] + "\x00"}, "malformed"),
+        (lambda c: {"iat": c["iat"] + 1}, "does not match"),
+        (lambda c: {"exp": c["exp"] + 86_400}, "does not match"),
+        (lambda c: {"sub": "999"}, "does not match"),
+    ],
+    ids=["iat-text", "exp-list", "jti-nul", "iat-moved", "exp-extended", "someone-else"],
+)  # fmt: skip
+async def test_a_validly_signed_token_that_misstates_its_session_gets_401_json(
+    client, clock, snapshot, change, reason
+):
+    token = await linked_session(clock)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    forged = jwt.encode({**claims, **change(claims)}, TEST_SECRET_KEY, algorithm="HS256")
+
+    reply = await client.get(API[0], headers={"Authorization": f"Bearer {forged}"})
+
+    assert reply.status == 401
+    assert reason in (await reply.json())["error"]
+
+
 async def test_an_expired_session_gets_401(client, clock, snapshot):
     token = await linked_session(clock)
     headers = {"Authorization": f"Bearer {token}"}
@@ -157,7 +295,8 @@ async def test_an_expired_session_gets_401(client, clock, snapshot):
 
 async def test_a_revoked_session_gets_401(client, clock, snapshot):
     token = await linked_session(clock)
-    await account_store.end_link("4242", clock())
+    user = await account_store.linked_user("4242")
+    assert await account_store.end_link("4242", user.token_version, clock())
 
     reply = await client.get(API[0], headers={"Authorization": f"Bearer {token}"})
     assert reply.status == 401

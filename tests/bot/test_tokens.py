@@ -62,7 +62,7 @@ def valid_claims(clock) -> dict:
         "sub": "1234",
         "twitch_id": "98765",
         "twitch_login": "viewer_one",
-        "jti": "abc",
+        "jti": "u2bQ0Xk9cT1mZr4yLh7PwA",
         "iat": now,
         "exp": now + 3600,
         "purpose": "api-session",
@@ -131,3 +131,59 @@ def test_tokens_at_rest_are_encrypted_and_authenticated():
 def test_state_lifetime_is_ten_minutes(signer, clock):
     _, issued = signer.issue_state("1")
     assert issued.expires_at - clock().replace(microsecond=0) == timedelta(minutes=10)
+
+
+def test_a_browser_binding_names_one_state_and_takes_our_key_to_make(signer, clock):
+    _, state = signer.issue_state("1234")
+    _, other = signer.issue_state("1234")
+    binding = signer.browser_binding(state)
+
+    assert signer.binds_browser(state, binding)
+    assert signer.browser_binding(state) == binding  # the callback recomputes it
+    for presented in (None, "", state.nonce, signer.browser_binding(other), binding[:-1]):
+        assert not signer.binds_browser(state, presented)
+    assert TokenSigner(OTHER_KEY, clock).browser_binding(state) != binding
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"iat": "1700000000"}, "'iat'"),
+        ({"iat": [1700000000]}, "'iat'"),
+        ({"exp": float("nan")}, "'exp'"),
+        ({"exp": 10**20}, "'exp'"),
+        ({"exp": True}, "'exp'"),
+        ({"jti": "u2bQ0Xk9cT1mZr4y\x00h7PwA"}, "'jti'"),
+        ({"jti": "j" * 3000}, "'jti'"),
+        ({"sub": "1234\x00"}, "'sub'"),
+        ({"sub": "9" * 400}, "'sub'"),
+        ({"twitch_id": ["98765"]}, "'twitch_id'"),
+        ({"twitch_login": {"login": "x"}}, "'twitch_login'"),
+    ],
+    ids=["iat-text", "iat-list", "exp-nan", "exp-beyond-datetime", "exp-bool", "jti-nul",
+         "jti-huge", "sub-nul", "sub-huge", "twitch-id-list", "twitch-login-dict"],
+)  # fmt: skip
+def test_validly_signed_session_tokens_with_malformed_claims_are_refused(
+    signer, clock, change, reason
+):
+    with pytest.raises(InvalidToken, match=reason):
+        signer.verify_session(forge({**valid_claims(clock), **change}))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"nonce": ["x" * 22]}, {"nonce": "\x00" * 22}, {"nonce": "n" * 65}, {"exp": 2**70},
+     {"sub": 1234}],
+    ids=["nonce-list", "nonce-nul", "nonce-huge", "exp-huge", "sub-number"],
+)  # fmt: skip
+def test_validly_signed_states_with_malformed_claims_are_refused(signer, clock, change):
+    _, issued = signer.issue_state("1234")
+    claims = {
+        "sub": "1234",
+        "nonce": issued.nonce,
+        "exp": int(issued.expires_at.timestamp()),
+        "purpose": "oauth-state",
+    }
+    assert signer.verify_state(forge(claims)) == issued
+    with pytest.raises(InvalidToken):
+        signer.verify_state(forge({**claims, **change}))

@@ -3,14 +3,19 @@ older database keeps what it holds."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from tortoise import Tortoise
+import asyncpg
+import pytest
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 from db import MODELS, close_database, open_database, tortoise_config
-from db.models import User
+from db.accounts import store_tokens, users_with_tokens
+from tests.conftest import service_url
 
 
 def schema_of(path) -> dict[str, object]:
@@ -51,23 +56,47 @@ async def test_migrations_build_the_schema_of_the_models(tmp_path):
     assert "users" in schema_of(migrated)
 
 
-async def test_starting_again_applies_nothing_and_keeps_the_users(tmp_path):
-    url = f"sqlite://{tmp_path / 'bot.sqlite3'}"
-    # A database as the first release left it.
-    await migrate(config=tortoise_config(url), target="models.0001_initial")
-    await close_database()
-    await open_database(url)
-    await User.create(
-        discord_id="42",
-        twitch_id="7",
-        twitch_login="viewer",
-        twitch_display_name="Viewer",
-        linked_at=datetime.now(UTC),
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def empty_database(request, tmp_path) -> AsyncIterator[str]:
+    """The URL of a database with nothing in it yet, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'bot.sqlite3'}"
+        return
+    server = service_url("TEST_POSTGRES_URL", "PostgreSQL")
+    name = f"streamstats_upgrade_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await close_database()  # a test that failed midway must not leave a pool reconnecting
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_upgrading_keeps_linked_users_and_their_tokens(empty_database):
+    url = empty_database
+    # A database as the release before token versions left it, holding a linked user.
+    await migrate(config=tortoise_config(url), target="models.0002_snapshot_tops")
+    connection = connections.get("default")
+    values = ["42", "7", "viewer", "Viewer", datetime.now(UTC), "ciphertext-a", "ciphertext-r", ""]
+    # Only placeholders are interpolated into the statement; SQLite and asyncpg spell them apart.
+    marks = ", ".join(
+        "?" if url.startswith("sqlite") else f"${n}" for n in range(1, len(values) + 1)
     )
+    columns = "discord_id, twitch_id, twitch_login, twitch_display_name, linked_at, access_token"
+    insert = f"INSERT INTO users ({columns}, refresh_token, scopes) VALUES ({marks})"  # noqa: S608
+    await connection.execute_query(insert, values)
     await close_database()
 
-    await open_database(url)  # the current release: pending migrations, if any, run here
+    await open_database(url)  # the current release: pending migrations run here
     try:
-        assert await User.filter(discord_id="42").exists()
+        [user] = await users_with_tokens()
+        assert (user.discord_id, user.access_token, user.refresh_token) == (
+            "42",
+            "ciphertext-a",
+            "ciphertext-r",
+        )
+        assert await store_tokens("42", user.token_version, "ciphertext-b", "ciphertext-s")
     finally:
         await close_database()

@@ -34,7 +34,9 @@ async def world(tmp_path, caplog) -> AsyncIterator[World]:
     async with (
         FakeDiscord() as discord_fake,
         FakeTwitch(streams=random_streams(300)) as twitch,
-        aiohttp.ClientSession() as http,
+        # Like a browser on our loopback server: keep cookies set by 127.0.0.1 (aiohttp's
+        # default jar drops cookies from IP addresses).
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
     ):
         env = bot_environment(discord_fake, twitch, tmp_path, TOP_STREAMS="200")
         twitch.redirect_uris = {f"{env['PUBLIC_URL']}/callback"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import aiohttp
 import pytest
+import yarl
 
 from bot.crypto import TokenCipher
 from db.models import ApiSession, User
@@ -132,15 +134,49 @@ async def test_a_state_works_once_and_a_declined_link_stores_nothing(world):
     assert not await User.filter(discord_id="1100000000000000777").exists()
 
 
-async def test_a_link_made_from_someone_elses_login_button_links_the_button_owner(world):
-    """The state binds the Discord user who ran /login: whoever opens the link, it is theirs."""
+async def test_twitchs_page_forwarded_to_someone_else_links_nobody(world):
+    """Someone runs /login, opens our link and forwards the Twitch page it leads to. Whoever
+    approves there comes back in a browser our /login never bound to that state: refused."""
     owner = 1_100_000_000_000_000_555
     login = await (await world.discord.slash("login", user_id=owner)).wait_for_message()
-    async with world.http.get(link_button(login)) as reply:
-        assert reply.status == 200
-        assert str(owner) in await reply.text()
-    assert await User.filter(discord_id=str(owner)).exists()
-    assert not await User.filter(discord_id="1100000000000000300").exists()
+    async with world.http.get(link_button(login), allow_redirects=False) as ours:
+        twitch_page = ours.headers["Location"]
+    victim = world.twitch.add_user("victim")["id"]
+    world.twitch.approved_users.add(victim)  # they approved StreamStats before
+    world.twitch.authorizing_user_id = victim
+
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as victims_browser,
+        victims_browser.get(twitch_page) as reply,
+    ):
+        page = await reply.text()
+
+    assert reply.status == 401
+    assert "This link was not started in this browser" in page
+    assert world.twitch.prompted == [victim]  # and Twitch asked them first (force_verify)
+    assert not await User.filter(discord_id=str(owner)).exists()
+    assert not await User.filter(twitch_id=victim).exists()
+    assert not [t for t, info in world.twitch.user_tokens.items() if info["user_id"] == victim]
+
+
+async def test_someone_elses_login_link_makes_twitch_ask_even_after_an_earlier_approval(world):
+    """What stays open: a person who opens someone else's /login link in their own browser and
+    approves on Twitch links their Twitch account to that someone. Twitch asks them every time
+    (force_verify), so it takes a conscious approval, never a mere click."""
+    login = await (
+        await world.discord.slash("login", user_id=1_100_000_000_000_000_555)
+    ).wait_for_message()
+    clicker = world.twitch.add_user("clicker")["id"]
+    world.twitch.approved_users.add(clicker)
+    world.twitch.authorizing_user_id = clicker
+
+    async with world.http.get(link_button(login), allow_redirects=False) as ours:
+        twitch_page = yarl.URL(ours.headers["Location"])
+    async with world.http.get(twitch_page, allow_redirects=False) as approved:
+        assert approved.status == 302
+
+    assert twitch_page.query["force_verify"] == "true"
+    assert world.twitch.prompted == [clicker]
 
 
 async def test_hourly_validation_refreshes_and_ends_links(world, caplog):
@@ -211,3 +247,7 @@ async def test_a_database_failure_during_the_callback_gives_a_503_page(world, tm
     assert reply.status == 503
     assert "cannot reach its database" in page
     assert "Traceback" not in page
+    # The tokens Twitch issued for this link were not stored, so they must not stay live.
+    issued = [t for t, info in world.twitch.user_tokens.items() if info["scopes"]]
+    assert issued == []
+    assert len(world.twitch.revoked) == 1

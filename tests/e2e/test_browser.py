@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from tests.conftest import REQUIRE_SERVICES
 from tests.e2e.test_account_flow import link_button
+from web_callback import BROWSER_COOKIE
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_FLAGS = [
@@ -66,6 +67,7 @@ async def test_a_person_links_their_account_in_a_browser(world, browser_page):
     assert "one hour after linking" in await page.locator("#expires-at").inner_text()
     assert await page.get_by_text("You can return to Discord").is_visible()
     await page.screenshot(path=ARTIFACTS / "link-success.png", full_page=True)
+    assert BROWSER_COOKIE not in {cookie["name"] for cookie in await page.context.cookies()}
 
     declined = world.services.web_url + "/callback?error=access_denied&state=x"
     await page.goto(declined)
@@ -76,3 +78,19 @@ async def test_a_person_links_their_account_in_a_browser(world, browser_page):
     await page.goto(world.services.web_url + "/callback?code=abc&state=forged")
     assert await page.locator("h1").inner_text() == "This login link cannot be used"
     await page.screenshot(path=ARTIFACTS / "link-invalid.png", full_page=True)
+
+
+async def test_twitchs_page_opened_without_our_login_is_refused_in_a_browser(world, browser_page):
+    """Someone else opened our /login (their cookie, not this browser's) and sent this browser
+    the Twitch page it led to."""
+    page = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    login = await (await world.discord.slash("login")).wait_for_message()
+    async with world.http.get(link_button(login), allow_redirects=False) as elsewhere:
+        twitch_page = elsewhere.headers["Location"]
+
+    await page.goto(twitch_page)
+
+    assert await page.locator("h1").inner_text() == "This link was not started in this browser"
+    assert await page.get_by_text("Nothing was stored").is_visible()
+    await page.screenshot(path=ARTIFACTS / "link-other-browser.png", full_page=True)

@@ -447,13 +447,16 @@ async def test_non_ascii_round_trips(twitch, session, headers):
 # --- the user side of OAuth ------------------------------------------------------------------
 
 
-async def authorize(twitch, session, state="s1", redirect="http://127.0.0.1:1/callback"):
+async def authorize(
+    twitch, session, state="s1", redirect="http://127.0.0.1:1/callback", **extra: str
+):
     params = {
         "client_id": twitch.client_id,
         "redirect_uri": redirect,
         "response_type": "code",
         "scope": "user:read:follows",
         "state": state,
+        **extra,
     }
     async with session.get(
         f"{twitch.auth_url}/authorize", params=params, allow_redirects=False
@@ -485,6 +488,17 @@ async def test_authorize_redirects_back_with_code_scope_and_state(twitch, sessio
     assert status == 200
     assert set(tokens) == {"access_token", "expires_in", "refresh_token", "scope", "token_type"}
     assert tokens["scope"] == ["user:read:follows"]
+
+
+async def test_consent_is_asked_the_first_time_and_whenever_force_verify_says_so(twitch, session):
+    me = twitch.authorizing_user_id
+    await authorize(twitch, session)
+    await authorize(twitch, session)  # approved before: straight back, no page
+    assert twitch.prompted == [me]
+
+    back = aiohttp.client.URL(await authorize(twitch, session, force_verify="true"))
+    assert twitch.prompted == [me, me]
+    assert back.query["state"] == "s1" and back.query["code"]
 
 
 async def test_a_denied_authorization_says_access_denied(twitch, session):
@@ -550,3 +564,63 @@ async def test_validate_refresh_revoke_and_get_users(twitch, session):
     async with session.post(f"{twitch.auth_url}/revoke", data=revoke) as reply:
         assert await reply.json() == {"status": 400, "message": "Invalid token"}
     assert twitch.revoked == [fresh["access_token"]]
+
+
+async def refresh_with(twitch, session, refresh_token):
+    form = {
+        "client_id": twitch.client_id,
+        "client_secret": twitch.client_secret,
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+    }
+    async with session.post(f"{twitch.auth_url}/token", data=form) as reply:
+        return reply.status, await reply.json()
+
+
+async def linked_tokens(twitch, session) -> dict:
+    code = aiohttp.client.URL(await authorize(twitch, session)).query["code"]
+    return (await exchange(twitch, session, code))[1]
+
+
+async def test_a_refresh_held_after_rotation_has_swapped_the_tokens_before_it_answers(
+    twitch, session
+):
+    tokens = await linked_tokens(twitch, session)
+    hold = twitch.hold_next_refresh()
+    async with asyncio.timeout(5):
+        reply = asyncio.create_task(refresh_with(twitch, session, tokens["refresh_token"]))
+        await hold.reached.wait()
+        assert tokens["access_token"] not in twitch.user_tokens  # rotated away already
+        (new_access,) = twitch.user_tokens
+        assert not reply.done()
+        hold.release()
+        status, fresh = await reply
+    assert status == 200
+    assert fresh["access_token"] == new_access
+
+
+async def test_a_refresh_held_before_rotation_sees_what_happened_meanwhile(twitch, session):
+    tokens = await linked_tokens(twitch, session)
+    hold = twitch.hold_next_refresh(after_rotation=False)
+    async with asyncio.timeout(5):
+        reply = asyncio.create_task(refresh_with(twitch, session, tokens["refresh_token"]))
+        await hold.reached.wait()
+        assert list(twitch.user_tokens) == [tokens["access_token"]]  # not rotated yet
+        twitch.revoke_user(twitch.authorizing_user_id)
+        hold.release()
+        assert await reply == (400, {"status": 400, "message": "Invalid refresh token"})
+
+
+async def test_a_held_revoke_keeps_the_token_live_until_released(twitch, session):
+    tokens = await linked_tokens(twitch, session)
+    hold = twitch.hold_next_revoke()
+    form = {"client_id": twitch.client_id, "token": tokens["access_token"]}
+    async with asyncio.timeout(5):
+        reply = asyncio.create_task(session.post(f"{twitch.auth_url}/revoke", data=form))
+        await hold.reached.wait()
+        assert tokens["access_token"] in twitch.user_tokens
+        hold.release()
+        async with await reply as revoked:
+            assert revoked.status == 200
+    assert twitch.revoked == [tokens["access_token"]]
+    assert twitch.user_tokens == {}

@@ -1,12 +1,15 @@
 """A fake Twitch for tests: id.twitch.tv/oauth2 and api.twitch.tv/helix on 127.0.0.1.
 
 This module owns the fake's protocol: the real paths, JSON shapes, headers and error bodies of
-the OAuth server (`/authorize` approving instantly as a chosen user, `/token` for the
+the OAuth server (`/authorize` approving instantly as a chosen user and noting when Twitch would
+have shown its consent page, `/token` for the
 client-credentials, authorization-code and refresh-token grants, `/validate`, `/revoke`),
 `GET /helix/users`, and `GET /helix/streams` (bearer token + Client-Id,
 `first`/`after` paging with opaque cursors, viewer-sorted data, filters, the per-client-id
 rate-limit bucket), plus switches that reproduce Twitch's known misbehaviour (duplicate items
-across pages, cursors that loop back, empty last pages, queued faults, latency, revoked tokens).
+across pages, cursors that loop back, empty last pages, queued faults, latency, revoked tokens)
+and holds that keep a refresh or a revocation waiting until the test releases it (for exact
+interleavings).
 It also builds realistic Helix stream payloads (`make_stream`, `random_streams`).
 """
 
@@ -77,6 +80,23 @@ def oauth_error(status: int, message: str) -> web.Response:
     return _json(status, {"status": status, "message": message})
 
 
+class Hold:
+    """A request the fake keeps waiting at one point until the test calls `release()`."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()  # set once the request waits at the hold
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        """Let the held request go on."""
+        self._released.set()
+
+    async def wait(self) -> None:
+        """Called by the fake where the request is held."""
+        self.reached.set()
+        await self._released.wait()
+
+
 class FakeTwitch(LoopbackServer):
     """Twitch's OAuth and Helix servers in one aiohttp app; see the module docstring."""
 
@@ -103,6 +123,10 @@ class FakeTwitch(LoopbackServer):
         self.users: dict[str, dict] = {}
         self.authorizing_user_id = self.add_user("viewer_one", display_name="Viewer_One")["id"]
         self.deny_next_authorization = False
+        # Twitch shows its consent page to someone approving for the first time, and to everyone
+        # when the authorize URL says `force_verify=true`; others go straight back with a code.
+        self.approved_users: set[str] = set()
+        self.prompted: list[str] = []  # user ids the consent page was shown to, in order
         self.redirect_uris: set[str] = set()  # empty: any http(s) redirect URI is accepted
         self.code_lifetime = 600.0
         self.user_token_lifetime = 14400
@@ -120,6 +144,8 @@ class FakeTwitch(LoopbackServer):
         self._codes: dict[str, dict] = {}  # authorization code -> what it was issued for
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> its current access token
         self._token_failures: deque[int] = deque()
+        self._refresh_holds: deque[tuple[Hold, bool]] = deque()  # (hold, after rotation?)
+        self._revoke_holds: deque[Hold] = deque()
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -206,6 +232,23 @@ class FakeTwitch(LoopbackServer):
     def fail_next_token(self, *statuses: int) -> None:
         """Queue failures (e.g. 500, 503) for the next `/oauth2/token` requests, any grant."""
         self._token_failures.extend(statuses)
+
+    def hold_next_refresh(self, *, after_rotation: bool = True) -> Hold:
+        """Keep the next refresh-token grant waiting until the test releases the returned hold.
+
+        With `after_rotation` the fake has already rotated the tokens (the old pair is dead, the
+        new one live) and holds only the reply, as when Twitch's answer is slow to arrive;
+        otherwise the request waits before the fake looks at its refresh token.
+        """
+        hold = Hold()
+        self._refresh_holds.append((hold, after_rotation))
+        return hold
+
+    def hold_next_revoke(self) -> Hold:
+        """Keep the next `/revoke` waiting, its token still live, until the test releases it."""
+        hold = Hold()
+        self._revoke_holds.append(hold)
+        return hold
 
     def expire_user_tokens(self) -> None:
         """Every user access token stops working (401); refresh tokens still do."""
@@ -345,7 +388,7 @@ class FakeTwitch(LoopbackServer):
             return oauth_error(400, "invalid grant type")
         if grant != self._client_credentials and params.get("client_secret") != self.client_secret:
             return oauth_error(403, "invalid client secret")
-        return grant(params)
+        return await grant(params)
 
     async def _authorize(self, request: web.Request) -> web.StreamResponse:
         """`GET /oauth2/authorize`: the user approves at once and is sent back with a code."""
@@ -367,12 +410,16 @@ class FakeTwitch(LoopbackServer):
             self.deny_next_authorization = False
             back = {"error": "access_denied", "error_description": "The user denied you access"}
         else:
+            user_id = self.authorizing_user_id
+            if query.get("force_verify") == "true" or user_id not in self.approved_users:
+                self.prompted.append(user_id)
+            self.approved_users.add(user_id)
             code = secrets.token_hex(15)
             scopes = query.get("scope", "").split()
             self._codes[code] = {
                 "redirect_uri": redirect_uri,
                 "scopes": scopes,
-                "user_id": self.authorizing_user_id,
+                "user_id": user_id,
                 "expires_at": time.monotonic() + self.code_lifetime,
             }
             back = {"code": code, "scope": " ".join(scopes)}
@@ -380,7 +427,7 @@ class FakeTwitch(LoopbackServer):
             back["state"] = query["state"]
         raise web.HTTPFound(f"{redirect_uri}?{urllib.parse.urlencode(back)}")
 
-    def _authorization_code(self, params: dict[str, str]) -> web.Response:
+    async def _authorization_code(self, params: dict[str, str]) -> web.Response:
         grant = self._codes.pop(params.get("code", ""), None)
         if (
             grant is None
@@ -390,13 +437,21 @@ class FakeTwitch(LoopbackServer):
             return oauth_error(400, "Invalid authorization code")
         return self._user_token_reply(grant["user_id"], grant["scopes"])
 
-    def _refresh_token(self, params: dict[str, str]) -> web.Response:
+    async def _refresh_token(self, params: dict[str, str]) -> web.Response:
+        hold, after_rotation = (
+            self._refresh_holds.popleft() if self._refresh_holds else (None, False)
+        )
+        if hold is not None and not after_rotation:
+            await hold.wait()
         old_access = self._refresh_tokens.get(params.get("refresh_token", ""))
         if old_access is None:
             return oauth_error(400, "Invalid refresh token")
         info = self.user_tokens[old_access]
         self._forget_user_token(old_access)  # Twitch rotates both tokens
-        return self._user_token_reply(info["user_id"], info["scopes"])
+        reply = self._user_token_reply(info["user_id"], info["scopes"])
+        if hold is not None and after_rotation:
+            await hold.wait()
+        return reply
 
     def _user_token_reply(self, user_id: str, scopes: list[str]) -> web.Response:
         access, refresh = secrets.token_hex(15), secrets.token_hex(25)
@@ -456,6 +511,8 @@ class FakeTwitch(LoopbackServer):
 
     async def _revoke(self, request: web.Request) -> web.Response:
         """`POST /oauth2/revoke` (form: client_id, token)."""
+        if self._revoke_holds:
+            await self._revoke_holds.popleft().wait()
         form = await request.post()
         if form.get("client_id") != self.client_id:
             return oauth_error(404, "client does not exist")
@@ -467,7 +524,7 @@ class FakeTwitch(LoopbackServer):
         self.revoked.append(token)
         return web.Response(status=200)
 
-    def _client_credentials(self, params: dict[str, str]) -> web.Response:
+    async def _client_credentials(self, params: dict[str, str]) -> web.Response:
         if not params.get("client_secret"):
             return oauth_error(400, "missing client secret")
         if params["client_secret"] != self.client_secret:
