@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.accounts import AccountService
 from bot.cache import StatsService
+from bot.command_sync import sync_if_changed
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
 from bot.refresh import RefreshService
@@ -116,13 +117,16 @@ class StreamStatsBot(commands.AutoShardedBot):
             log.exception("the %s failed; trying again at the next run", what)
 
     async def sync_commands(self) -> None:
-        """Publish the slash commands: instantly to one guild if configured, else globally."""
+        """Publish the slash commands, if they changed: to one guild if configured, else globally.
+
+        A guild gets them instantly; global commands may take up to an hour to appear.
+        """
         guild_id = self.settings.discord_guild_id
-        if guild_id is None:
-            synced = await self.tree.sync()
-            log.info("synced %d commands globally (may take up to an hour to appear)", len(synced))
-            return
-        guild = discord.Object(id=guild_id)
-        self.tree.copy_global_to(guild=guild)
-        synced = await self.tree.sync(guild=guild)
-        log.info("synced %d commands to guild %d", len(synced), guild_id)
+        guild = None if guild_id is None else discord.Object(id=guild_id)
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await sync_if_changed(self.tree, guild=guild)
+        if synced is not None:
+            log.info(
+                "synced %d commands %s", synced, f"to guild {guild_id}" if guild else "globally"
+            )

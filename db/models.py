@@ -109,3 +109,14 @@ class UsedState(Model):
 
     class Meta:
         table = "used_oauth_states"
+
+
+class CommandSync(Model):
+    """The digest of the slash commands last published to one target (global or a guild)."""
+
+    target = fields.CharField(primary_key=True, max_length=64)
+    digest = fields.CharField(max_length=64)
+    synced_at = fields.DatetimeField()
+
+    class Meta:
+        table = "command_syncs"

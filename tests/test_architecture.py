@@ -65,6 +65,8 @@ RULES: dict[str, Rule] = {
     ),
     # background loops: supervised without knowing discord (web_callback reads their status)
     "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
+    # slash commands published only when changed (a digest kept in the database)
+    "bot.command_sync": Rule(may=("db",), never=("aiohttp",)),
     # web UI: HTML pages for web_callback
     "bot.pages": Rule(never=("discord", "db", "bot.*")),
     # Discord UI
@@ -79,6 +81,7 @@ RULES: dict[str, Rule] = {
         type_only=("db.leader",),
         may=(
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
+            "bot.command_sync",
             *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
             "bot.streams",
             "bot.errors",

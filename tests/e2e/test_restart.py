@@ -93,3 +93,29 @@ async def test_a_press_after_the_expiry_greys_the_buttons_out(tmp_path):
             current = discord_fake.messages[int(message["id"])]
             assert all(item.get("disabled") for item in current["components"][0]["components"])
         assert await discord_fake.all_violations() == []
+
+
+def command_puts(discord_fake: FakeDiscord) -> list[str]:
+    return [path for method, path, _ in discord_fake.requests if method == "PUT"]
+
+
+async def test_commands_are_published_only_when_they_changed(tmp_path):
+    async with FakeDiscord() as discord_fake, FakeTwitch(streams=random_streams(50)) as twitch:
+        env = bot_environment(discord_fake, twitch, tmp_path, REQUIRE_LOGIN="false")
+        async with run_bot(env, tmp_path):
+            await discord_fake.wait_for_commands(timeout=30)
+        published = command_puts(discord_fake)
+        assert len(published) == 1
+
+        async with run_bot(env, tmp_path) as bot:  # the same commands, the same guild
+            await discord_fake.wait_until_identified(timeout=30)
+            await bot.wait_for_snapshot()
+            assert "slash commands are unchanged since the last sync" in bot.log()
+        assert command_puts(discord_fake) == published
+
+        del env["DISCORD_GUILD_ID"]  # published globally now: a target they are not on yet
+        async with run_bot(env, tmp_path) as bot:
+            await discord_fake.wait_until_identified(timeout=30)
+            await bot.wait_for_snapshot()
+        assert len(command_puts(discord_fake)) == 2
+        assert await discord_fake.all_violations() == []
