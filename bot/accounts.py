@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 from urllib.parse import urlencode
 
@@ -24,6 +24,8 @@ from db import accounts as store
 from db.accounts import LinkedUser, SessionRecord
 
 log = logging.getLogger(__name__)
+
+EXPIRED_MARGIN = timedelta(hours=1)
 T = TypeVar("T")
 Outcome = Literal["valid", "refreshed", "ended", "skipped", "superseded"]
 
@@ -90,6 +92,19 @@ class AccountService:
         self._clock = clock
         self._listeners: list[LinkListener] = []
 
+    def now(self) -> datetime:
+        """The product's clock (tests move it)."""
+        return self._clock()
+
+    async def forget_expired(self) -> None:
+        """Delete spent OAuth states and ended sessions once their tokens have expired.
+
+        A margin past the tokens' own leeway keeps a row as long as a token could still be
+        accepted for a moment.
+        """
+        states, sessions = await store.forget_expired(self._clock() - EXPIRED_MARGIN)
+        log.info("forgot %d spent login states and %d expired sessions", states, sessions)
+
     def on_link(self, listener: LinkListener) -> None:
         """Call `listener` after every successful link (the bot tells the user in Discord)."""
         self._listeners.append(listener)
@@ -132,7 +147,7 @@ class AccountService:
                 "Nothing was stored. Press the button under /login in Discord, and approve on "
                 "Twitch in the browser that opens.",
             )
-        if not await store.spend_state(claims.nonce, claims.expires_at, self._clock()):
+        if not await store.spend_state(claims.nonce, claims.expires_at):
             raise _bad_state("it was already used once")
         tokens, user = await self._twitch_account(code)
         api_token, session = self._signer.issue_session(claims.discord_id, user.id, user.login)

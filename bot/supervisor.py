@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 RESTART_DELAY = 5.0  # seconds; a loop failing at every start must not spin
 REFRESH_LOOP = "refresh"
 VALIDATION_LOOP = "token validation"
+HOUSEKEEPING_LOOP = "housekeeping"
 
 
 class Loop(Protocol):

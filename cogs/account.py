@@ -6,13 +6,15 @@ import logging
 from typing import TYPE_CHECKING
 
 import discord
+from cachetools import TTLCache
 from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds
 from bot.accounts import LinkResult
 from bot.replies import Reply, Sendable, answer
-from bot.supervisor import VALIDATION_LOOP
+from bot.supervisor import HOUSEKEEPING_LOOP, VALIDATION_LOOP
+from bot.tokens import STATE_LIFETIME
 from bot.views import login_view
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PENDING_LOGINS = 10_000  # /login interactions kept at most (the oldest go first)
 NO_LINK = "You have no active link. Use /login to link your Twitch account."
 UNLINKED = "Unlinked. Your Twitch token was revoked and deleted; your session ended."
 
@@ -36,16 +39,35 @@ class AccountCog(commands.Cog):
 
     def __init__(self, bot: StreamStatsBot) -> None:
         self.bot = bot
-        self._login_interactions: dict[str, discord.Interaction] = {}
+        # Each /login interaction, to answer under it once the link is made: only while its
+        # link can still be used, and never more than a bounded number at once.
+        self._login_interactions: TTLCache[str, discord.Interaction] = TTLCache(
+            maxsize=PENDING_LOGINS,
+            ttl=STATE_LIFETIME.total_seconds(),
+            timer=lambda: bot.accounts.now().timestamp(),
+        )
+
+    @property
+    def pending_logins(self) -> int:
+        """How many /login interactions this process keeps (for the link notice)."""
+        return len(self._login_interactions)
 
     async def cog_load(self) -> None:
         """Listen for finished links; validate stored tokens now and every hour."""
         self.bot.accounts.on_link(self.tell_user_linked)
         self.bot.supervisor.start(VALIDATION_LOOP, self.validate_linked_tokens)
+        self.bot.supervisor.start(HOUSEKEEPING_LOOP, self.forget_expired)
 
     async def cog_unload(self) -> None:
-        """Stop the validation loop."""
+        """Stop the loops."""
         await self.bot.supervisor.stop(VALIDATION_LOOP)
+        await self.bot.supervisor.stop(HOUSEKEEPING_LOOP)
+
+    @tasks.loop(minutes=STATE_LIFETIME.total_seconds() / 60)
+    async def forget_expired(self) -> None:
+        """Forget what expired: /login interactions here, stored states and sessions (once)."""
+        self._login_interactions.expire()
+        await self.bot.as_refresher("pruning of expired records", self.bot.accounts.forget_expired)
 
     @tasks.loop(hours=1)
     async def validate_linked_tokens(self) -> None:

@@ -54,9 +54,8 @@ def _linked(user: User) -> LinkedUser:
     )
 
 
-async def spend_state(nonce: str, expires_at: datetime, now: datetime) -> bool:
-    """Mark an OAuth state as used; False if it was used before. Forgets long-expired ones."""
-    await UsedState.filter(expires_at__lt=now).delete()
+async def spend_state(nonce: str, expires_at: datetime) -> bool:
+    """Mark an OAuth state as used; False if it was used before."""
     try:
         await UsedState.create(nonce=nonce, expires_at=expires_at)
     except IntegrityError:
@@ -187,3 +186,13 @@ async def unrevoked_session(jti: str) -> SessionRecord | None:
     if row is None:
         return None
     return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)
+
+
+async def forget_expired(before: datetime) -> tuple[int, int]:
+    """Delete spent OAuth states and sessions that expired before `before`; how many of each.
+
+    An expired state or session token is refused for its expiry alone: the rows no longer matter.
+    """
+    states = await UsedState.filter(expires_at__lt=before).delete()
+    sessions = await ApiSession.filter(expires_at__lt=before).delete()
+    return states, sessions

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from db import accounts as store
 from db.accounts import SessionRecord
+from db.models import ApiSession, UsedState
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -66,3 +67,20 @@ async def test_ending_a_link_at_its_current_version_deletes_tokens_and_sessions(
     assert await store.users_with_tokens() == []
     replaced = await save("a2", "s2")  # linking again after a logout
     assert replaced is not None and replaced.access_token is None
+
+
+async def test_forgetting_what_expired_keeps_what_still_counts(database):
+    await save("a1", "expired-long-ago")
+    await save("a2", "live-but-revoked")  # a new link: the first session is revoked, not gone
+    await store.end_link("42", await version(), NOW)  # logout revokes the second one too
+    await ApiSession.filter(jti="expired-long-ago").update(expires_at=NOW - timedelta(hours=2))
+    assert await store.spend_state("old-state", NOW - timedelta(hours=2))
+    assert await store.spend_state("fresh-state", NOW + timedelta(minutes=5))
+
+    forgotten = await store.forget_expired(NOW - timedelta(hours=1))
+
+    assert forgotten == (1, 1)
+    assert [s.jti for s in await ApiSession.all()] == ["live-but-revoked"]
+    assert await store.unrevoked_session("live-but-revoked") is None  # still revoked
+    assert not await store.spend_state("fresh-state", NOW + timedelta(minutes=5))  # still spent
+    assert await UsedState.filter(nonce="old-state").count() == 0

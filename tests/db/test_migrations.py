@@ -15,6 +15,7 @@ from tortoise.migrations.api import migrate
 
 from db import MODELS, close_database, open_database, tortoise_config
 from db.accounts import store_tokens, users_with_tokens
+from db.models import RefreshRun
 from tests.conftest import service_url
 
 
@@ -100,3 +101,26 @@ async def test_upgrading_keeps_linked_users_and_their_tokens(empty_database):
         assert await store_tokens("42", user.token_version, "ciphertext-b", "ciphertext-s")
     finally:
         await close_database()
+
+
+async def test_upgrading_replaces_recorded_raw_errors_with_plain_words(empty_database):
+    url = empty_database
+    await migrate(config=tortoise_config(url), target="models.0003_token_version")
+    raw = "ClientConnectorError(ConnectionKey(host='twitch-egress.corp.internal', port=8443))"
+    placeholders = "?, ?, ?" if url.startswith("sqlite") else "$1, $2, $3"
+    insert = f"INSERT INTO refresh_runs (finished_at, error, snapshot_id) VALUES ({placeholders})"  # noqa: S608
+    connection = connections.get("default")
+    await connection.execute_query(insert, [datetime.now(UTC), None, 1])
+    await connection.execute_query(insert, [datetime.now(UTC), raw, None])
+    await close_database()
+
+    await open_database(url)
+    try:
+        errors = [run.error for run in await RefreshRun.all().order_by("id")]
+    finally:
+        await close_database()
+
+    assert errors == [
+        None,
+        "a failure recorded by an earlier release (the details are in the bot's log)",
+    ]
