@@ -5,9 +5,10 @@ rows and results are stored under keys that carry their snapshot id, so a reader
 two snapshots. The refresh calls `snapshot_committed` only after its transaction commits: it
 drops the old keys and moves the pointer, so the engines never disagree for longer than that.
 
-Values are stored as JSON and read back into the type their key holds, with every field
-checked: any program that can write to Redis can put bytes under our keys, so a value is data,
-never code (no pickle), and one that does not decode is a miss, answered from the database.
+In Redis, values are stored as JSON and read back into the type their key holds, with every
+field checked: any program that can write to Redis can put bytes under our keys, so a value is
+data, never code (no pickle), and one that does not decode is a miss, answered from the
+database. The in-process cache keeps the (immutable) values themselves.
 
 The cache is an accelerator, never a dependency: when Redis is down, answers are computed from
 the database. When the database is down, callers get `ServiceUnavailable`.
@@ -101,11 +102,16 @@ HOURS = _reader(AsOf[tuple[HourCount, ...]])
 
 
 def open_cache(url: str) -> BaseCache:
-    """An aiocache cache for `memory://` or `redis://host:port/db`, storing JSON."""
+    """An aiocache cache for `memory://` or `redis://host:port/db`.
+
+    Redis holds JSON. The in-process cache keeps our values by reference: they are immutable,
+    nothing else can write there, and a second copy of 100,000 rows as JSON would cost memory.
+    """
     cache = Cache.from_url(url)
     cache.namespace = NAMESPACE
     cache.timeout = CACHE_TIMEOUT
-    cache.serializer = JsonSerializer()
+    if url.startswith("redis"):
+        cache.serializer = JsonSerializer()
     cache.ttl = DATA_TTL  # no key lives forever, even one written without a TTL of its own
     return cache
 
@@ -132,8 +138,9 @@ class StatsService:
 
     async def _get(self, key: str, reader: Reader) -> Any:
         """A cached value of the key's type, or None: missing, cache unavailable, or undecodable."""
+        shared = isinstance(self._cache.serializer, JsonSerializer)  # else values by reference
         try:
-            return await self._cache.get(key, loads_fn=reader)
+            return await self._cache.get(key, loads_fn=reader if shared else None)
         except CACHE_ERRORS as error:
             self._warn(error)
         except msgspec.DecodeError as error:

@@ -12,11 +12,12 @@ from aiocache import SimpleMemoryCache
 from aiocache.backends.redis import RedisCache
 from tortoise import connections
 
-from bot.cache import NAMESPACE, POINTER, JsonSerializer, StatsService, open_cache
+from bot.cache import NAMESPACE, StatsService, open_cache
 from bot.errors import NoDataYet, ServiceUnavailable, UserFacingError
 from bot.stats import SnapshotInfo
 from bot.twitch import parse_stream
 from db import queries
+from tests.conftest import service_url
 from tests.fakes.twitch import random_streams
 
 SOURCES = ["memory", "database"]
@@ -145,7 +146,7 @@ class RacingCache(SimpleMemoryCache):
     async def _get(self, key, encoding="utf-8", _conn=None):
         value = await super()._get(key, encoding=encoding, _conn=_conn)
         if key.endswith("snapshot") and value is None and self.newer is not None:
-            await super()._set(key, JsonSerializer().dumps(self.newer))  # the refresh wins
+            await super()._set(key, self.newer)  # the refresh wins the race
             self.newer = None
         return value
 
@@ -158,7 +159,7 @@ async def test_a_reader_racing_a_refresh_does_not_fail_or_overwrite_its_pointer(
     reader = StatsService(cache)
 
     assert await reader.snapshot() == older  # what it read from the database
-    assert await cache.get("snapshot", loads_fn=POINTER) == newer  # its late `add` lost
+    assert await cache.get("snapshot") == newer  # its late `add` did not overwrite the refresh
 
 
 async def test_the_top_of_an_earlier_snapshot_stays_readable(service):
@@ -184,15 +185,22 @@ class Marker:
         return (Path.touch, (self.path,))
 
 
-async def write_foreign(cache, key: str, raw: bytes) -> None:
+@pytest.fixture
+async def redis_service(database) -> StatsService:
+    """The service over Redis, which other programs can write to."""
+    backend = open_cache(service_url("TEST_REDIS_URL", "Redis"))
+    await backend.clear()
+    yield StatsService(backend)
+    await backend.clear()
+    await backend.close()
+
+
+async def write_foreign(service: StatsService, key: str, raw: bytes) -> None:
     """Bytes under one of our keys, put there by another program (no TTL, no serializer)."""
-    full_key = cache.build_key(key)
-    if isinstance(cache, RedisCache):
-        client = redis.asyncio.Redis(host=cache.endpoint, port=cache.port, db=cache.db)
-        await client.set(full_key, raw)
-        await client.aclose()
-    else:
-        await cache._set(full_key, raw)
+    cache = service._cache
+    client = redis.asyncio.Redis(host=cache.endpoint, port=cache.port, db=cache.db)
+    await client.set(cache.build_key(key), raw)
+    await client.aclose()
 
 
 async def ttl_of(cache, key: str) -> float | None:
@@ -216,23 +224,27 @@ FOREIGN_VALUES = [
 
 
 @pytest.mark.parametrize("raw", FOREIGN_VALUES, ids=["binary", "list", "types", "naive", "empty"])
-async def test_foreign_bytes_under_the_pointer_are_a_miss(service, cache, raw, caplog):
+@pytest.mark.redis
+async def test_foreign_bytes_under_the_pointer_are_a_miss(redis_service, raw, caplog):
+    service = redis_service
     snapshot = await commit(service, seed=7)
-    await write_foreign(cache, "snapshot", raw)
+    await write_foreign(service, "snapshot", raw)
 
     assert await service.snapshot() == snapshot
     summary = await service.stream_summary("memory")
     assert summary == await service.stream_summary("database")
     assert summary.snapshot == snapshot
     assert "holds a value we cannot read" in caplog.text
-    assert await ttl_of(cache, "snapshot") is not None  # replaced by ours, which expires
+    assert await ttl_of(service._cache, "snapshot") is not None  # replaced by ours, expiring
 
 
-async def test_foreign_bytes_under_a_result_are_a_miss(service, cache):
+@pytest.mark.redis
+async def test_foreign_bytes_under_a_result_are_a_miss(redis_service):
+    service = redis_service
     snapshot = await commit(service, seed=8)
     for key in (f"summary:{snapshot.id}", f"games:{snapshot.id}", f"rows:{snapshot.id}"):
-        await write_foreign(cache, key, b'{"snapshot": {"id": 1}, "value": "not figures"}')
-    await write_foreign(cache, f"top-desc:{snapshot.id}", b"\x00" * 10)
+        await write_foreign(service, key, b'{"snapshot": {"id": 1}, "value": "not figures"}')
+    await write_foreign(service, f"top-desc:{snapshot.id}", b"\x00" * 10)
 
     assert await service.stream_summary("memory") == await service.stream_summary("database")
     assert await service.game_stats("memory") == await service.game_stats("database")
@@ -241,10 +253,12 @@ async def test_foreign_bytes_under_a_result_are_a_miss(service, cache):
     )
 
 
-async def test_a_crafted_pickle_in_the_cache_runs_nothing(service, cache, tmp_path):
+@pytest.mark.redis
+async def test_a_crafted_pickle_in_the_cache_runs_nothing(redis_service, tmp_path):
+    service = redis_service
     snapshot = await commit(service, seed=9)
     proof = tmp_path / "pickle-ran"
-    await write_foreign(cache, "snapshot", pickle.dumps(Marker(proof)))
+    await write_foreign(service, "snapshot", pickle.dumps(Marker(proof)))
 
     assert await service.snapshot() == snapshot
     assert (await service.game_stats("memory")).snapshot == snapshot
