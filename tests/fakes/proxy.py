@@ -27,6 +27,7 @@ class Proxy(LoopbackServer):
         self.silent = False  # True: keep reading, forward nothing (a server that never answers)
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._cut_on: list[bytes] = []
 
     async def start(self) -> None:
@@ -34,10 +35,13 @@ class Proxy(LoopbackServer):
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
-        self.cut_all()
+        """Stop accepting, cut every connection and wait until each socket is really closed
+        (an aborted transport closes its socket on the loop's next turn, which must come)."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        self.cut_all()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     def url_for(self, url: str) -> str:
         """`url` with its host and port replaced by the proxy's (`scheme://user@host:port/...`)."""
