@@ -39,9 +39,10 @@ class Proxy(LoopbackServer):
         (an aborted transport closes its socket on the loop's next turn, which must come)."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
         self.cut_all()
         await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
 
     def url_for(self, url: str) -> str:
         """`url` with its host and port replaced by the proxy's (`scheme://user@host:port/...`)."""
@@ -67,38 +68,46 @@ class Proxy(LoopbackServer):
     async def _serve(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
     ) -> None:
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
         self.connections += 1
+        pair: tuple[asyncio.StreamWriter, ...] = (client,)
+        pumps: list[asyncio.Task[None]] = []
         try:
             upstream_reader, upstream = await asyncio.open_connection(*self.upstream)
+            pair = (client, upstream)
+            self._open.update(pair)
+            pumps = [
+                asyncio.create_task(self._pump(client_reader, upstream, watch=True)),
+                asyncio.create_task(self._pump(upstream_reader, client, watch=False)),
+            ]
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         except OSError:
-            client.transport.abort()
-            return
-        pair = (client, upstream)
-        self._open.update(pair)
-        await asyncio.gather(
-            self._pump(client_reader, upstream, pair, watch=True),
-            self._pump(upstream_reader, client, pair, watch=False),
-        )
+            pass  # the upstream server is down: the client sees its connection closed
+        finally:
+            # Whatever ended the connection (either side, a cut, cancellation), both sockets go.
+            for end in pair:
+                self._abort(end)
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for end in pair:
+                with contextlib.suppress(OSError):
+                    await end.wait_closed()
 
     async def _pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
-        *,
-        watch: bool,
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, watch: bool
     ) -> None:
+        """Copy one direction until either side ends or the connection is cut."""
         with contextlib.suppress(OSError):
             while chunk := await reader.read(CHUNK):
                 if watch and self._should_cut(chunk):
                     self.cuts += 1
-                    break
+                    return
                 if self.silent:
                     continue
                 writer.write(chunk)
                 await writer.drain()
-        for end in pair:
-            self._abort(end)
 
     def _should_cut(self, chunk: bytes) -> bool:
         for marker in self._cut_on:
