@@ -43,7 +43,7 @@ RULES: dict[str, Rule] = {
     ),
     "bot.twitch": Rule(may=("bot.config", "bot.errors", "bot.streams"), never=("discord",)),
     "bot.twitch_oauth": Rule(
-        may=("bot.config", "bot.errors", "bot.twitch"), never=("discord", "db")
+        may=("bot.config", "bot.errors", "bot.streams", "bot.twitch"), never=("discord", "db")
     ),
     "bot.tokens": Rule(may=("bot.config", "bot.errors"), never=("discord", "aiohttp", "db")),
     "bot.crypto": Rule(may=("bot.errors",), never=("discord", "aiohttp", "db")),
