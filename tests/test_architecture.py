@@ -36,6 +36,7 @@ RULES: dict[str, Rule] = {
     "bot.errors": LEAF,
     "bot.streams": LEAF,
     "bot.stats": Rule(may=("bot.streams",), never=FRAMEWORKS),
+    "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
     # adapters
     "db.*": Rule(
