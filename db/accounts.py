@@ -27,6 +27,7 @@ class LinkedUser:
     twitch_display_name: str
     linked_at: datetime
     token_version: int
+    scopes: tuple[str, ...]  # what the user approved when linking
     access_token: str | None = field(repr=False)
     refresh_token: str | None = field(repr=False)
 
@@ -49,6 +50,7 @@ def _linked(user: User) -> LinkedUser:
         twitch_display_name=user.twitch_display_name,
         linked_at=user.linked_at,
         token_version=user.token_version,
+        scopes=tuple(user.scopes.split()),
         access_token=user.access_token,
         refresh_token=user.refresh_token,
     )
