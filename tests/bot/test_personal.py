@@ -139,3 +139,20 @@ async def test_a_fetch_outlives_an_asker_who_gave_up_and_serves_the_next(
 
     assert len(answer.value.followed_live) == 5
     assert followed_requests(fake_twitch) == 1
+
+
+async def test_a_refreshed_token_still_refused_asks_for_a_new_link_and_keeps_the_link(
+    database, accounts, stats, following, fake_twitch, http
+):
+    await commit(stats, seed=1)
+    fake_twitch.granted_scopes = []  # Twitch's token cannot read follows...
+    await link(accounts, fake_twitch, http)
+    await User.filter(discord_id=DISCORD_ID).update(scopes="user:read:follows")  # ...ours says so
+
+    with pytest.raises(RelinkRequired):
+        await following.following(DISCORD_ID)
+
+    assert fake_twitch.refresh_requests == 1
+    assert followed_requests(fake_twitch) == 2
+    access, refresh = await stored_tokens()
+    assert fake_twitch.user_tokens[access]["refresh_token"] == refresh  # the refreshed pair, kept
