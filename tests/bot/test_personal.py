@@ -156,3 +156,16 @@ async def test_a_refreshed_token_still_refused_asks_for_a_new_link_and_keeps_the
     assert followed_requests(fake_twitch) == 2
     access, refresh = await stored_tokens()
     assert fake_twitch.user_tokens[access]["refresh_token"] == refresh  # the refreshed pair, kept
+
+
+async def test_an_ended_session_needs_a_new_link_even_when_login_is_optional(
+    linked, accounts, following, clock, fake_twitch
+):
+    accounts.require_login = False  # the statistics are open to everyone; this answer is not
+    assert len((await following.following(DISCORD_ID)).value.followed_live) == 5
+
+    clock.advance(hours=1, minutes=1)
+
+    with pytest.raises(LoginRequired):
+        await following.following(DISCORD_ID)
+    assert followed_requests(fake_twitch) == 1
