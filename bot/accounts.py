@@ -227,10 +227,8 @@ class AccountService:
         For answers about the user's own Twitch account: `LoginRequired` without a session,
         `RelinkRequired` when the token was stored without `scope` (linked before it was asked).
         """
-        if await guarded(store.active_session(discord_id, self._clock())) is None:
-            raise LoginRequired
-        user = await guarded(store.linked_user(discord_id))
-        if user is None or user.access_token is None:
+        user = await guarded(store.linked_in_session(discord_id, self._clock()))
+        if user is None:
             raise LoginRequired
         if scope not in user.scopes:
             raise RelinkRequired

@@ -131,6 +131,7 @@ class StatsService:
         # a snapshot never change, so repeated answers skip the cache round trip and decoding.
         self._results_of = 0
         self._results: dict[str, Any] = {}
+        self._index_lock = asyncio.Lock()
 
     async def close(self) -> None:
         """Release the cache's connections."""
@@ -238,9 +239,11 @@ class StatsService:
         """Ranks, the last stream's viewers and the tags of the current snapshot.
 
         Built once per snapshot in each process (from the cached rows) and shared by everyone
-        whose followed streams are compared with it.
+        whose followed streams are compared with it. One asker builds it while the others wait:
+        after a refresh, fifty first askers would otherwise each load the rows and build it.
         """
-        return await self._memory_result("top-index", None, following.index_top)
+        async with self._index_lock:
+            return await self._memory_result("top-index", None, following.index_top)
 
     async def followed_streams(self, twitch_id: str, snapshot_id: int) -> tuple[Stream, ...] | None:
         """A user's followed live streams as cached during this snapshot, or None."""

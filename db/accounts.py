@@ -182,6 +182,18 @@ async def active_session(discord_id: str, now: datetime) -> SessionRecord | None
     return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)
 
 
+async def linked_in_session(discord_id: str, now: datetime) -> LinkedUser | None:
+    """The link of a Discord user, if it holds tokens and has an unrevoked, unexpired session."""
+    user = await User.get_or_none(discord_id=discord_id, access_token__isnull=False)
+    if user is None:
+        return None
+    if not await ApiSession.filter(
+        discord_id=discord_id, revoked_at__isnull=True, expires_at__gt=now
+    ).exists():
+        return None
+    return _linked(user)
+
+
 async def unrevoked_session(jti: str) -> SessionRecord | None:
     """The session with this id as recorded, unless it was revoked (or never recorded)."""
     row = await ApiSession.get_or_none(jti=jti, revoked_at__isnull=True)
