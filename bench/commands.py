@@ -15,36 +15,15 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import discord
-from discord import app_commands
-
+from bench._bot import one_call, percentile, running_bot
 from bench._support import command_line
-from bot.app import running_services
-from bot.config import settings_from_env
-from tests.e2e.harness import bot_environment
-from tests.fakes.discord import FakeDiscord, patched_discord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 USERS = (1, 10, 50)
 QUICK_USERS = (1, 5)
 COMMANDS = ("noop", "streamstats", "gamestats", "top")
-
-
-async def one_call(fake: FakeDiscord, name: str, user: int) -> tuple[float, int]:
-    """Seconds until the user saw the answer, and the REST calls the bot made for it."""
-    started = time.perf_counter()
-    interaction = await fake.slash(name, user_id=1_100_000_000_000_100_000 + user)
-    await interaction.wait_for_message(timeout=10)
-    return time.perf_counter() - started, len(interaction.rest_calls())
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def measure(fake: FakeDiscord, crowds: tuple[int, ...], rounds: int) -> int:
@@ -91,29 +70,13 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     crowds, rounds = (QUICK_USERS, 1) if args.quick else (USERS, args.rounds)
-    with tempfile.TemporaryDirectory() as folder:
-        async with FakeDiscord() as fake, FakeTwitch(streams=random_streams(1500)) as twitch:
-            env = bot_environment(fake, twitch, Path(folder), REQUIRE_LOGIN="false")
-            settings = settings_from_env(env)
-            with patched_discord(fake):
-                async with running_services(settings) as services:
-                    bot = services.bot
-
-                    @app_commands.command(name="noop", description="Answers at once")
-                    async def noop(interaction: discord.Interaction) -> None:
-                        await interaction.response.send_message("ok")
-
-                    bot.tree.add_command(noop)
-                    task = asyncio.create_task(bot.start(settings.discord_token))
-                    await fake.wait_until_identified(timeout=30)
-                    await fake.wait_for_commands(timeout=30)
-                    while await services.stats.snapshot() is None:
-                        await asyncio.sleep(0.05)
-                    for name in COMMANDS[1:]:  # warm the cache once, as any first user would
-                        await one_call(fake, name, 0)
-                    unanswered = await measure(fake, crowds, rounds)
-                    await bot.close()
-                    await task
+    async with (
+        FakeTwitch(streams=random_streams(1500)) as twitch,
+        running_bot(twitch, REQUIRE_LOGIN="false") as (fake, _),
+    ):
+        for name in COMMANDS[1:]:  # warm the cache once, as any first user would
+            await one_call(fake, name, 0)
+        unanswered = await measure(fake, crowds, rounds)
     if unanswered:
         sys.exit(f"{unanswered} commands got no answer: the bot is broken, not slow")
 
