@@ -14,22 +14,18 @@ answer, failures, and answers past Discord's 3 seconds. `--quick`: 1 and 5 users
 from __future__ import annotations
 
 import asyncio
-import statistics
-import sys
 
 import aiohttp
 
-from bench._bot import FIRST_USER, one_call, percentile, running_bot
-from bench._support import command_line
+from bench._bot import FIRST_USER, Crowds, crowds_and_rounds, exit_if_unanswered, running_bot
 from bot.app import Services
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
 
-USERS = (1, 10, 50)
-QUICK_USERS = (1, 5)
 TWITCH_LATENCY = 0.05  # seconds the fake Twitch takes to answer any call
 FOLLOWS = 60  # channels each user follows (of 1,500 live streams, 1,000 of them in the top)
 CELLS = ("noop", "following cold", "following warm")
+WIDTH = 16  # of the command column
 
 
 async def link_users(services: Services, twitch: FakeTwitch, count: int) -> None:
@@ -50,58 +46,32 @@ def followed_calls(twitch: FakeTwitch) -> int:
     return sum(1 for _, path, _ in twitch.requests if path == "/helix/streams/followed")
 
 
-async def crowd(
-    fake: FakeDiscord, name: str, users: int
-) -> list[tuple[float, int] | BaseException]:
-    calls = (one_call(fake, name, user) for user in range(users))
-    return await asyncio.gather(*calls, return_exceptions=True)
-
-
 async def measure(
     fake: FakeDiscord, twitch: FakeTwitch, services: Services, crowds: tuple[int, ...], rounds: int
 ) -> int:
     """Print the table; the number of commands that got no answer."""
     unanswered = 0
-    print(
-        f"{'command':<16} {'users':>5} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>6} {'p99 x':>6}"
-        f" {'calls':>5} {'twitch':>6} {'fail':>5}"
-    )
+    print(Crowds.header(WIDTH, ["twitch"]))
     for users in crowds:
-        latencies: dict[str, list[float]] = {cell: [] for cell in CELLS}
-        rest: dict[str, list[int]] = {cell: [] for cell in CELLS}
+        crowd = Crowds(CELLS, users)
         twitch_calls = dict.fromkeys(CELLS, 0)
-        failures = dict.fromkeys(CELLS, 0)
         for _ in range(rounds):
             outcome = await services.refresher.refresh()  # a new snapshot: every user is cold
             assert outcome is not None and outcome.ok, outcome
             for cell in CELLS:
                 before = followed_calls(twitch)
-                results = await crowd(fake, cell.split()[0], users)
+                await crowd.ask(fake, cell, cell.split()[0])
                 twitch_calls[cell] += followed_calls(twitch) - before
-                failures[cell] += sum(isinstance(r, BaseException) for r in results)
-                answered = [r for r in results if isinstance(r, tuple)]
-                latencies[cell] += [seconds for seconds, _ in answered]
-                rest[cell] += [count for _, count in answered]
-        base = statistics.median(latencies["noop"]), percentile(latencies["noop"], 0.99)
-        for cell in CELLS:
-            p50, p99 = statistics.median(latencies[cell]), percentile(latencies[cell], 0.99)
-            late = sum(latency > 3.0 for latency in latencies[cell])
-            print(
-                f"/{cell:<15} {users:>5} {p50 * 1000:8.1f} {p99 * 1000:8.1f}"
-                f" {p50 / base[0]:6.2f} {p99 / base[1]:6.2f} {statistics.mean(rest[cell]):5.2f}"
-                f" {twitch_calls[cell] / (users * rounds):6.2f} {failures[cell]:>5}"
-                + (f"  {late} past 3 s" if late else "")
-            )
-            unanswered += failures[cell]
+        per_answer = {
+            cell: [f"{calls / (users * rounds):.2f}"] for cell, calls in twitch_calls.items()
+        }
+        unanswered += crowd.report(WIDTH, per_answer)
     assert not fake.violations, fake.violations
     return unanswered
 
 
 async def main() -> None:
-    parser = command_line(__doc__)
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
-    crowds, rounds = (QUICK_USERS, 1) if args.quick else (USERS, args.rounds)
+    crowds, rounds = crowds_and_rounds(__doc__)
     async with (
         FakeTwitch(streams=random_streams(1500)) as twitch,
         running_bot(twitch) as (fake, services),
@@ -109,8 +79,7 @@ async def main() -> None:
         await link_users(services, twitch, max(crowds))
         twitch.latency = TWITCH_LATENCY
         unanswered = await measure(fake, twitch, services, crowds, rounds)
-    if unanswered:
-        sys.exit(f"{unanswered} commands got no answer: the bot is broken, not slow")
+    exit_if_unanswered(unanswered)
 
 
 if __name__ == "__main__":
