@@ -229,11 +229,12 @@ async def test_a_token_that_can_no_longer_be_refreshed_ends_the_link(world):
     assert link_button(message)
 
 
-async def test_a_refused_token_is_refreshed_once_and_the_new_pair_stored(world):
+async def test_a_refused_token_is_refreshed_once_and_the_new_pair_stored(world, caplog):
     outside = ranked(world)[TOP:][:2]
     await link_account(world)
     follow(world, outside)
     world.twitch.expire_user_tokens()
+    expired = {token: info["refresh_token"] for token, info in world.twitch.user_tokens.items()}
 
     message = await following_message(world)
 
@@ -244,6 +245,9 @@ async def test_a_refused_token_is_refreshed_once_and_the_new_pair_stored(world):
     cipher = TokenCipher(SECRET_KEY)
     access = cipher.decrypt(user.access_token)
     assert world.twitch.user_tokens[access]["refresh_token"] == cipher.decrypt(user.refresh_token)
+    secrets = [*expired, *expired.values(), access, cipher.decrypt(user.refresh_token)]
+    assert "refreshing it" in caplog.text
+    assert not [line for line in caplog.messages if any(secret in line for secret in secrets)]
 
 
 async def test_a_burst_from_one_user_makes_one_twitch_call(world):
@@ -283,6 +287,15 @@ async def test_fifty_users_at_once_get_no_429(world):
     assert followed_requests(world) == 50
     assert all(m["embeds"][0]["description"].startswith("**") for m in messages)
     assert await world.discord.all_violations() == []
+
+
+async def test_the_api_says_twitch_is_not_answering_with_a_503(world):
+    page, _ = await link_account(world)
+    world.twitch.fail_next(503)
+
+    status, body = await api(world, page_token(page), FOLLOWING)
+
+    assert (status, body) == (503, {"error": NOT_ANSWERING})
 
 
 @pytest.mark.parametrize("fault", [503, "slow"])
