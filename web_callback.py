@@ -16,15 +16,26 @@ from aiohttp import web
 from bot import pages, payloads
 from bot.accounts import AccountService
 from bot.cache import Source, StatsService
-from bot.errors import InvalidToken, LinkFailed, NoDataYet, ServiceUnavailable
+from bot.errors import (
+    InvalidToken,
+    LinkFailed,
+    LoginRequired,
+    NoDataYet,
+    RelinkRequired,
+    ServiceUnavailable,
+    TwitchNotAnswering,
+)
 from bot.health import HealthCheck
+from bot.personal import FollowingService
 from bot.stats import Order
+from bot.tokens import SessionClaims
 from db import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
 ACCOUNTS = web.AppKey("accounts", AccountService)
 STATS = web.AppKey("stats", StatsService)
+FOLLOWING = web.AppKey("following", FollowingService)
 HEALTH = web.AppKey("health", HealthCheck)
 T = TypeVar("T", bound=str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -58,6 +69,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _api_error(401, f"invalid token: {error.reason}")
     except NoDataYet:
         return _api_error(503, "no data yet: the first refresh has not finished")
+    except RelinkRequired:
+        # The stored token lacks the scope, or Twitch no longer accepts it: link again.
+        return _api_error(409, "relink")
+    except LoginRequired:
+        return _api_error(401, "no linked Twitch account; link it with /login in Discord")
+    except TwitchNotAnswering as error:
+        return _api_error(503, error.user_message)
     except (*DATABASE_ERRORS, ServiceUnavailable):
         log.exception("database failure on %s %s", request.method, request.path)
         if api:
@@ -135,11 +153,11 @@ async def healthz(request: web.Request) -> web.Response:
     return _json(report.body, 200 if report.healthy else 503)
 
 
-async def _authorized(request: web.Request) -> None:
+async def _authorized(request: web.Request) -> SessionClaims:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("send the token from the link page as 'Authorization: Bearer <token>'")
-    await request.app[ACCOUNTS].verify_api_token(token.strip())
+    return await request.app[ACCOUNTS].verify_api_token(token.strip())
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[T, ...]) -> T:
@@ -179,13 +197,25 @@ async def api_top_streams(request: web.Request) -> web.Response:
     return _json(payloads.top_streams(await request.app[STATS].top_streams(order, source), order))
 
 
+async def api_following(request: web.Request) -> web.Response:
+    """GET /api/v1/me/following: your followed live channels against the top."""
+    claims = await _authorized(request)
+    result = await request.app[FOLLOWING].following(claims.discord_id)
+    return _json(payloads.following(result))
+
+
 def create_app(
-    *, accounts: AccountService, stats: StatsService, health: HealthCheck
+    *,
+    accounts: AccountService,
+    stats: StatsService,
+    following: FollowingService,
+    health: HealthCheck,
 ) -> web.Application:
     """Build the web application from the services `python -m bot` (or a test) created."""
     app = web.Application(middlewares=[errors])
     app[ACCOUNTS] = accounts
     app[STATS] = stats
+    app[FOLLOWING] = following
     app[HEALTH] = health
     app.router.add_get("/login", login)
     app.router.add_get("/callback", callback)
@@ -194,4 +224,5 @@ def create_app(
     app.router.add_get("/api/v1/stats/games", api_game_stats)
     app.router.add_get("/api/v1/stats/hours", api_start_hours)
     app.router.add_get("/api/v1/streams/top", api_top_streams)
+    app.router.add_get("/api/v1/me/following", api_following)
     return app

@@ -13,38 +13,13 @@ calls per answer, failures, and whether any answer came past Discord's 3-second 
 from __future__ import annotations
 
 import asyncio
-import statistics
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import discord
-from discord import app_commands
-
-from bench._support import command_line
-from bot.app import running_services
-from bot.config import settings_from_env
-from tests.e2e.harness import bot_environment
-from tests.fakes.discord import FakeDiscord, patched_discord
+from bench._bot import Crowds, crowds_and_rounds, exit_if_unanswered, one_call, running_bot
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
 
-USERS = (1, 10, 50)
-QUICK_USERS = (1, 5)
 COMMANDS = ("noop", "streamstats", "gamestats", "top")
-
-
-async def one_call(fake: FakeDiscord, name: str, user: int) -> tuple[float, int]:
-    """Seconds until the user saw the answer, and the REST calls the bot made for it."""
-    started = time.perf_counter()
-    interaction = await fake.slash(name, user_id=1_100_000_000_000_100_000 + user)
-    await interaction.wait_for_message(timeout=10)
-    return time.perf_counter() - started, len(interaction.rest_calls())
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+WIDTH = 12  # of the command column
 
 
 async def measure(fake: FakeDiscord, crowds: tuple[int, ...], rounds: int) -> int:
@@ -54,68 +29,27 @@ async def measure(fake: FakeDiscord, crowds: tuple[int, ...], rounds: int) -> in
     whatever slows the process now and then (a full garbage collection) falls on each alike.
     """
     unanswered = 0
-    print(
-        f"{'command':<12} {'users':>5} {'p50 ms':>8} {'p99 ms':>8} {'p50 x':>6} {'p99 x':>6}"
-        f" {'calls':>5} {'fail':>5}"
-    )
+    print(Crowds.header(WIDTH))
     for users in crowds:
-        latencies: dict[str, list[float]] = {name: [] for name in COMMANDS}
-        calls: dict[str, list[int]] = {name: [] for name in COMMANDS}
-        failures = dict.fromkeys(COMMANDS, 0)
+        crowd = Crowds(COMMANDS, users)
         for _ in range(rounds):
             for name in COMMANDS:
-                results = await asyncio.gather(
-                    *(one_call(fake, name, user) for user in range(users)), return_exceptions=True
-                )
-                failures[name] += sum(isinstance(r, BaseException) for r in results)
-                answered = [r for r in results if isinstance(r, tuple)]
-                latencies[name] += [seconds for seconds, _ in answered]
-                calls[name] += [count for _, count in answered]
-        base = statistics.median(latencies["noop"]), percentile(latencies["noop"], 0.99)
-        for name in COMMANDS:
-            p50, p99 = statistics.median(latencies[name]), percentile(latencies[name], 0.99)
-            late = sum(latency > 3.0 for latency in latencies[name])
-            print(
-                f"/{name:<11} {users:>5} {p50 * 1000:8.1f} {p99 * 1000:8.1f}"
-                f" {p50 / base[0]:6.2f} {p99 / base[1]:6.2f}"
-                f" {statistics.mean(calls[name]):5.2f} {failures[name]:>5}"
-                + (f"  {late} past 3 s" if late else "")
-            )
-            unanswered += failures[name]
+                await crowd.ask(fake, name, name)
+        unanswered += crowd.report(WIDTH)
     assert not fake.violations, fake.violations
     return unanswered
 
 
 async def main() -> None:
-    parser = command_line(__doc__)
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
-    crowds, rounds = (QUICK_USERS, 1) if args.quick else (USERS, args.rounds)
-    with tempfile.TemporaryDirectory() as folder:
-        async with FakeDiscord() as fake, FakeTwitch(streams=random_streams(1500)) as twitch:
-            env = bot_environment(fake, twitch, Path(folder), REQUIRE_LOGIN="false")
-            settings = settings_from_env(env)
-            with patched_discord(fake):
-                async with running_services(settings) as services:
-                    bot = services.bot
-
-                    @app_commands.command(name="noop", description="Answers at once")
-                    async def noop(interaction: discord.Interaction) -> None:
-                        await interaction.response.send_message("ok")
-
-                    bot.tree.add_command(noop)
-                    task = asyncio.create_task(bot.start(settings.discord_token))
-                    await fake.wait_until_identified(timeout=30)
-                    await fake.wait_for_commands(timeout=30)
-                    while await services.stats.snapshot() is None:
-                        await asyncio.sleep(0.05)
-                    for name in COMMANDS[1:]:  # warm the cache once, as any first user would
-                        await one_call(fake, name, 0)
-                    unanswered = await measure(fake, crowds, rounds)
-                    await bot.close()
-                    await task
-    if unanswered:
-        sys.exit(f"{unanswered} commands got no answer: the bot is broken, not slow")
+    crowds, rounds = crowds_and_rounds(__doc__)
+    async with (
+        FakeTwitch(streams=random_streams(1500)) as twitch,
+        running_bot(twitch, REQUIRE_LOGIN="false") as (fake, _),
+    ):
+        for name in COMMANDS[1:]:  # warm the cache once, as any first user would
+            await one_call(fake, name, 0)
+        unanswered = await measure(fake, crowds, rounds)
+    exit_if_unanswered(unanswered)
 
 
 if __name__ == "__main__":

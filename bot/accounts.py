@@ -1,4 +1,8 @@
-"""Account linking: the OAuth flow, sessions, logout, and the hourly token validation."""
+"""Account linking: the OAuth flow, sessions, logout, the hourly token validation.
+
+Also the calls made with a user's own token: decrypted for the call only, refreshed once when
+Twitch refuses it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from bot.errors import (
     InvalidToken,
     LinkFailed,
     LoginRequired,
+    RelinkRequired,
     TwitchAuthError,
     TwitchError,
 )
@@ -216,6 +221,54 @@ class AccountService:
         if await guarded(store.active_session(discord_id, self._clock())) is None:
             raise LoginRequired
 
+    async def linked_with_scope(self, discord_id: str, scope: str) -> LinkedUser:
+        """The link of a user with a valid session, whatever REQUIRE_LOGIN says.
+
+        For answers about the user's own Twitch account: `LoginRequired` without a session,
+        `RelinkRequired` when the token was stored without `scope` (linked before it was asked).
+        """
+        user = await guarded(store.linked_in_session(discord_id, self._clock()))
+        if user is None:
+            raise LoginRequired
+        if scope not in user.scopes:
+            raise RelinkRequired
+        return user
+
+    async def as_user(self, user: LinkedUser, call: Callable[[str], Awaitable[T]]) -> T:
+        """`call` with the user's access token, decrypted for this call only.
+
+        When Twitch refuses the token (`TwitchAuthError`), it is refreshed once, the rotated
+        pair is stored (only if the link is still the one read) and the call made again. If
+        Twitch refuses the refresh too, the link ends as the hourly validation ends it and
+        `RelinkRequired` asks the user to link again; a refreshed token that is refused as well
+        (it lacks the scope) also asks for a new link. Other Twitch errors propagate.
+        """
+        try:
+            access, refresh = self._decrypted(user)
+        except DecryptionError:
+            await self._end(user, "its stored token cannot be decrypted")
+            raise RelinkRequired from None
+        try:
+            return await call(access)
+        except TwitchAuthError:
+            log.info("Twitch refused the token of discord user %s; refreshing it", user.discord_id)
+        try:
+            tokens = await self._refresh_stored(user, refresh)
+        except TwitchAuthError as error:
+            await self._end(user, "Twitch no longer accepts its token")
+            raise RelinkRequired from error
+        if tokens is not None:
+            access = tokens.access_token
+        else:  # a logout, a new link or another refresh won: use what is stored now
+            current = await guarded(store.linked_user(user.discord_id))
+            if current is None or current.access_token is None:
+                raise LoginRequired
+            access, _ = self._decrypted(current)
+        try:
+            return await call(access)
+        except TwitchAuthError as error:
+            raise RelinkRequired from error
+
     async def verify_api_token(self, token: str) -> SessionClaims:
         """A session JWT that verifies and was not revoked; `InvalidToken` otherwise."""
         claims = self._signer.verify_session(token)
@@ -265,8 +318,7 @@ class AccountService:
 
     async def _validate(self, user: LinkedUser) -> Outcome:
         try:
-            access = self._cipher.decrypt(user.access_token or "")
-            refresh = self._cipher.decrypt(user.refresh_token or "")
+            access, refresh = self._decrypted(user)
         except DecryptionError:
             return await self._end(user, "its stored token cannot be decrypted")
         try:
@@ -280,7 +332,7 @@ class AccountService:
             )
             return "skipped"
         try:
-            tokens = await self._oauth.refresh(refresh)
+            tokens = await self._refresh_stored(user, refresh)
         except TwitchAuthError:
             return await self._end(user, "Twitch no longer accepts its token")
         except TwitchError as error:
@@ -288,6 +340,23 @@ class AccountService:
                 "could not refresh the token of discord user %s: %s", user.discord_id, error
             )
             return "skipped"
+        return "superseded" if tokens is None else "refreshed"
+
+    def _decrypted(self, user: LinkedUser) -> tuple[str, str]:
+        """The user's access and refresh token in clear; `DecryptionError` if they cannot be."""
+        return (
+            self._cipher.decrypt(user.access_token or ""),
+            self._cipher.decrypt(user.refresh_token or ""),
+        )
+
+    async def _refresh_stored(self, user: LinkedUser, refresh_token: str) -> UserTokens | None:
+        """New tokens from Twitch, stored only if the link is still the one read as `user`.
+
+        None when the link changed meanwhile (a logout, a new link, another refresh won): the
+        tokens this refresh returned are then revoked. `TwitchAuthError` when Twitch refuses
+        the refresh token; other Twitch errors when it does not answer.
+        """
+        tokens = await self._oauth.refresh(refresh_token)
         stored = await self._stored_or_revoked(
             tokens,
             user.discord_id,
@@ -298,15 +367,15 @@ class AccountService:
                 self._cipher.encrypt(tokens.refresh_token),
             ),
         )
-        if not stored:
-            log.info(
-                "the link of discord user %s changed while its token was refreshed; "
-                "revoked the tokens the refresh returned",
-                user.discord_id,
-            )
-            await self._revoke(tokens.access_token, tokens.refresh_token, user.discord_id)
-            return "superseded"
-        return "refreshed"
+        if stored:
+            return tokens
+        log.info(
+            "the link of discord user %s changed while its token was refreshed; "
+            "revoked the tokens the refresh returned",
+            user.discord_id,
+        )
+        await self._revoke(tokens.access_token, tokens.refresh_token, user.discord_id)
+        return None
 
     async def _end(self, user: LinkedUser, why: str) -> Outcome:
         if not await store.end_link(user.discord_id, user.token_version, self._clock()):
@@ -336,8 +405,7 @@ class AccountService:
         if user.access_token is None or user.refresh_token is None:
             return  # the link had already ended: its tokens were revoked then
         try:
-            access = self._cipher.decrypt(user.access_token or "")
-            refresh = self._cipher.decrypt(user.refresh_token or "")
+            access, refresh = self._decrypted(user)
         except DecryptionError:
             log.warning(
                 "could not revoke the old tokens of discord user %s: undecryptable", user.discord_id

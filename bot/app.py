@@ -27,6 +27,7 @@ from bot.client import StreamStatsBot
 from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.health import HealthCheck
+from bot.personal import FollowingService
 from bot.refresh import RefreshService
 from bot.supervisor import Supervisor
 from bot.tokens import Clock, TokenSigner, utc_now
@@ -100,15 +101,19 @@ async def running_services(
     """The core, plus account linking, the web server and the bot (built, not started)."""
     async with core_services(settings) as core:
         leader = leader_lock(settings.database_url)
+        oauth = TwitchOAuth(core.http, TwitchApp.from_settings(settings))
         try:
             accounts = AccountService(
-                oauth=TwitchOAuth(core.http, TwitchApp.from_settings(settings)),
+                oauth=oauth,
                 signer=TokenSigner(settings.secret_key, clock),
                 cipher=TokenCipher(settings.secret_key),
                 public_url=settings.public_url,
                 redirect_uri=settings.redirect_uri,
                 require_login=settings.require_login,
                 clock=clock,
+            )
+            following = FollowingService(
+                accounts=accounts, oauth=oauth, stats=core.stats, top_n=settings.top_streams
             )
             supervisor = Supervisor()
             point_discord_at(settings)
@@ -117,6 +122,7 @@ async def running_services(
                 stats=core.stats,
                 refresher=core.refresher,
                 accounts=accounts,
+                following=following,
                 leader=leader,
                 supervisor=supervisor,
             )
@@ -126,7 +132,9 @@ async def running_services(
                 refresh_minutes=settings.refresh_minutes,
                 clock=clock,
             )
-            app = web_callback.create_app(accounts=accounts, stats=core.stats, health=health)
+            app = web_callback.create_app(
+                accounts=accounts, stats=core.stats, following=following, health=health
+            )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             try:
@@ -135,6 +143,7 @@ async def running_services(
                     yield Services(settings, core.stats, core.refresher, accounts, bot, web_url)
             finally:
                 await runner.cleanup()
+                await following.close()
         finally:
             await leader.release()
 

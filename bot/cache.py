@@ -4,6 +4,8 @@ Cache layout (aiocache, `memory://` or `redis://`): `snapshot` points at the cur
 rows and results are stored under keys that carry their snapshot id, so a reader never mixes
 two snapshots. The refresh calls `snapshot_committed` only after its transaction commits: it
 drops the old keys and moves the pointer, so the engines never disagree for longer than that.
+One user's followed live streams are kept under their Twitch id and the snapshot id for two
+minutes: until the next snapshot or two minutes, whichever comes first.
 
 In Redis, values are stored as JSON and read back into the type their key holds, with every
 field checked: any program that can write to Redis can put bytes under our keys, so a value is
@@ -31,8 +33,9 @@ from aiocache import Cache
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 
-from bot import stats
+from bot import following, stats
 from bot.errors import NoDataYet, UserFacingError
+from bot.following import TopIndex
 from bot.stats import AsOf, GameStat, HourCount, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream
 from db import guarded, queries
@@ -46,6 +49,7 @@ NAMESPACE = "streamstats:"
 POINTER_KEY = "snapshot"
 POINTER_TTL = 60  # seconds; a safety net should a pointer update ever be lost
 DATA_TTL = 24 * 3600  # rows and results of old snapshots expire even if nobody clears them
+FOLLOWED_TTL = 120  # seconds a user's followed live streams are kept (within one snapshot)
 CACHE_TIMEOUT = 0.5  # seconds; a slow cache must not eat Discord's 3-second window
 CACHE_ERRORS = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
 WARN_EVERY = 60.0  # seconds between two "cache unavailable" warnings
@@ -99,6 +103,7 @@ STREAMS = _reader(AsOf[tuple[Stream, ...]])
 SUMMARY = _reader(AsOf[StreamSummary])
 GAMES = _reader(AsOf[tuple[GameStat, ...]])
 HOURS = _reader(AsOf[tuple[HourCount, ...]])
+FOLLOWED = _reader(tuple[Stream, ...])
 
 
 def open_cache(url: str) -> BaseCache:
@@ -126,6 +131,7 @@ class StatsService:
         # a snapshot never change, so repeated answers skip the cache round trip and decoding.
         self._results_of = 0
         self._results: dict[str, Any] = {}
+        self._index_lock = asyncio.Lock()
 
     async def close(self) -> None:
         """Release the cache's connections."""
@@ -229,6 +235,27 @@ class StatsService:
         await self._cached("set", key, stored, ttl=DATA_TTL)
         return stored
 
+    async def top_index(self) -> AsOf[TopIndex]:
+        """Ranks, the last stream's viewers and the tags of the current snapshot.
+
+        Built once per snapshot in each process (from the cached rows) and shared by everyone
+        whose followed streams are compared with it. One asker builds it while the others wait:
+        after a refresh, fifty first askers would otherwise each load the rows and build it.
+        """
+        async with self._index_lock:
+            return await self._memory_result("top-index", None, following.index_top)
+
+    async def followed_streams(self, twitch_id: str, snapshot_id: int) -> tuple[Stream, ...] | None:
+        """A user's followed live streams as cached during this snapshot, or None."""
+        return await self._get(_followed_key(twitch_id, snapshot_id), FOLLOWED)
+
+    async def remember_followed_streams(
+        self, twitch_id: str, snapshot_id: int, streams: tuple[Stream, ...]
+    ) -> None:
+        """Keep a user's followed live streams until the next snapshot or `FOLLOWED_TTL`."""
+        key = _followed_key(twitch_id, snapshot_id)
+        await self._cached("set", key, streams, ttl=FOLLOWED_TTL)
+
     def _local(self, snapshot_id: int) -> dict[str, Any]:
         """Decoded results of `snapshot_id` held by this process (older snapshots are dropped)."""
         if snapshot_id != self._results_of:
@@ -236,22 +263,32 @@ class StatsService:
         return self._results
 
     async def _memory_result(
-        self, name: str, reader: Reader, compute: Callable[[tuple[Stream, ...]], T]
+        self, name: str, reader: Reader | None, compute: Callable[[tuple[Stream, ...]], T]
     ) -> AsOf[T]:
+        """A result of the current snapshot's rows: held in the process, else cached, else computed.
+
+        With no `reader` the result is kept in the process only.
+        """
         pointer = await self.snapshot()
         if pointer is not None:
             local = self._local(pointer.id)
             if name in local:
                 return local[name]
-            cached: AsOf[T] | None = await self._get(f"{name}:{pointer.id}", reader)
-            if cached is not None:
-                local[name] = cached
-                return cached
+            if reader is not None:
+                cached: AsOf[T] | None = await self._get(f"{name}:{pointer.id}", reader)
+                if cached is not None:
+                    local[name] = cached
+                    return cached
         rows = await self.rows()
         result = AsOf(rows.snapshot, compute(rows.value))
-        await self._cached("set", f"{name}:{rows.snapshot.id}", result, ttl=DATA_TTL)
+        if reader is not None:
+            await self._cached("set", f"{name}:{rows.snapshot.id}", result, ttl=DATA_TTL)
         self._local(rows.snapshot.id)[name] = result
         return result
+
+
+def _followed_key(twitch_id: str, snapshot_id: int) -> str:
+    return f"followed:{twitch_id}:{snapshot_id}"
 
 
 def _present(result: AsOf[T] | None) -> AsOf[T]:

@@ -16,6 +16,7 @@ from bot.cache import StatsService
 from bot.command_sync import sync_if_changed
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
+from bot.personal import FollowingService
 from bot.refresh import RefreshService
 from bot.replies import APOLOGY, reply_privately
 from bot.supervisor import Supervisor
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.account")
+EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.following", "cogs.account")
 
 
 class StreamStatsTree(app_commands.CommandTree):
@@ -68,6 +69,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     stats: StatsService
     refresher: RefreshService
     accounts: AccountService
+    following: FollowingService
     leader: LeaderLock
     supervisor: Supervisor
 
@@ -78,6 +80,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         stats: StatsService,
         refresher: RefreshService,
         accounts: AccountService,
+        following: FollowingService,
         leader: LeaderLock,
         supervisor: Supervisor,
     ) -> None:
@@ -94,6 +97,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         self.stats = stats
         self.refresher = refresher
         self.accounts = accounts
+        self.following = following
         self.leader = leader
         self.supervisor = supervisor
 

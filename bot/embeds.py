@@ -17,6 +17,7 @@ from urllib.parse import quote
 import discord
 from discord import app_commands
 
+from bot.following import FollowedStream, Following
 from bot.stats import (
     NO_CATEGORY,
     AsOf,
@@ -32,6 +33,9 @@ from bot.streams import Stream
 TOP_PER_PAGE = 10
 GAMES_PER_PAGE = 15
 HOURS_PER_PAGE = 24
+FOLLOWING_PER_PAGE = 10
+SHARED_TAGS_SHOWN = 10
+NOBODY_LIVE = "None of your followed channels is live right now."
 # Room for a stranger's text, as sent (backslashes of escapes count). The list limits keep a
 # full page far below the 4,096 characters of a description; the others are Discord's own.
 NAME_LIMIT = 40  # a name in a line of /top or /gamestats
@@ -308,6 +312,99 @@ def top_pages(result: AsOf[Sequence[Stream]], order: Order, refresh_minutes: flo
         return embed
 
     return Pages(page_count(len(rows), TOP_PER_PAGE), render)
+
+
+def _in_top_line(compared: Following) -> str:
+    """The headline: k of your m live channels are in the top N."""
+    live, inside = len(compared.followed_live), compared.in_top
+    channels = "channel" if live == 1 else "channels"
+    verb = "is" if inside == 1 else "are"
+    return (
+        f"**{count(inside)}** of your **{count(live)}** live {channels} {verb} in the top "
+        f"**{count(compared.top_n)}**."
+    )
+
+
+def _gap_line(lowest: FollowedStream, snapshot: SnapshotInfo, top_n: int) -> str:
+    """The gap to enter the top, for the least-watched followed live channel."""
+    name = safe(lowest.stream.user_name or lowest.stream.user_login)
+    if lowest.rank is not None:
+        return f"Gap to enter: **0**. Your least-watched live channel, {name}, is in the top."
+    if snapshot.stream_count < top_n:
+        return (
+            f"Gap to enter: **0**. The top holds only {count(snapshot.stream_count)} streams "
+            "right now: every live channel fits."
+        )
+    if lowest.viewers_needed == 0:
+        return (
+            f"Gap to enter: **0**. Your least-watched live channel, {name}, now has more "
+            "viewers than the last stream of the top."
+        )
+    return (
+        f"Gap to enter: **{count(lowest.viewers_needed)}** more viewers for {name}, your "
+        "least-watched live channel."
+    )
+
+
+def _followed_line(entry: FollowedStream, top_n: int) -> str:
+    stream = entry.stream
+    game = safe(stream.game_name or NO_CATEGORY)
+    line = f"{channel_link(stream)} — {game} · **{count(stream.viewer_count)}** viewers"
+    if entry.rank is not None:
+        return f"`#{entry.rank:>5}` {line}"
+    if entry.viewers_needed == 0:
+        return f"`     —` {line} · not in the top {count(top_n)}, would get in now"
+    return (
+        f"`     —` {line} · not in the top {count(top_n)}, needs "
+        f"**{count(entry.viewers_needed)}** more"
+    )
+
+
+def _shared_tags_text(compared: Following) -> str:
+    tags = compared.shared_tags
+    if not tags:
+        return "None of the tags of your live channels is on a stream of the top."
+    lines = [
+        f"{safe(tag.tag)} — top {count(tag.top_streams)} · yours {count(tag.followed_streams)}"
+        for tag in tags[:SHARED_TAGS_SHOWN]
+    ]
+    if len(tags) > SHARED_TAGS_SHOWN:
+        lines.append(f"… and {count(len(tags) - SHARED_TAGS_SHOWN)} more")
+    return "\n".join(lines)
+
+
+def following_pages(result: AsOf[Following], refresh_minutes: float) -> Pages:
+    """/following: your live channels against the top, 10 per page.
+
+    Every page repeats the headline, the gap to enter and the tags shared with the top.
+    """
+    compared = result.value
+    entries = compared.followed_live
+    pages = page_count(len(entries), FOLLOWING_PER_PAGE)
+    title = f"Your live channels against the top {count(compared.top_n)}"
+    if compared.lowest is None:
+        head = NOBODY_LIVE
+    else:
+        head = "\n".join(
+            (_in_top_line(compared), _gap_line(compared.lowest, result.snapshot, compared.top_n))
+        )
+    tags = _shared_tags_text(compared)
+
+    def render(page: int) -> discord.Embed:
+        embed = _embed(title, result.snapshot, refresh_minutes)
+        lines = [
+            _followed_line(entry, compared.top_n)
+            for entry in page_slice(entries, page, FOLLOWING_PER_PAGE)
+        ]
+        embed.description = "\n\n".join([head, "\n".join(lines)]) if lines else head
+        if entries:
+            embed.add_field(name="Tags you share with the top", value=tags, inline=False)
+            embed.set_author(
+                name=f"{count(len(entries))} live channels you follow · page {page + 1}/{pages}"
+            )
+        return embed
+
+    return Pages(pages, render)
 
 
 def status_embed(

@@ -95,6 +95,23 @@ class LoginRequired(UserFacingError):
         )
 
 
+class RelinkRequired(LoginRequired):
+    """The stored link cannot make a call: its token lacks the scope, or Twitch refused it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your Twitch link needs renewing for this: press the button below, approve on "
+            "Twitch, then run the command again."
+        )
+
+
+class TwitchNotAnswering(UserFacingError):
+    """A call made for a user (with their token) failed or took too long."""
+
+    def __init__(self) -> None:
+        super().__init__("Twitch is not answering, try again in a minute.")
+
+
 class LinkFailed(StreamStatsError):
     """Linking a Twitch account failed; carries what the web page tells the person."""
 

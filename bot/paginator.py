@@ -69,11 +69,13 @@ class Paginator(discord.ui.View):
         timeout: float = 180,
         page: int = 0,
         custom_id: Callable[[str, int], str] | None = None,
+        ephemeral: bool = False,
     ) -> None:
         super().__init__(timeout=timeout)
         self.pages = pages
         self.owner_id = owner_id
         self.page = page
+        self.ephemeral = ephemeral  # shown to the invoker only (personal answers)
         self._custom_id = custom_id
         self._interaction: discord.Interaction | None = None
         self._message_id: int | None = None
@@ -85,11 +87,13 @@ class Paginator(discord.ui.View):
         view = self if len(self.pages) > 1 else discord.utils.MISSING
         if interaction.response.is_done():
             message = await interaction.followup.send(
-                embed=self.pages[self.page], view=view, wait=True
+                embed=self.pages[self.page], view=view, wait=True, ephemeral=self.ephemeral
             )
             message_id: int | None = message.id
         else:
-            sent = await interaction.response.send_message(embed=self.pages[self.page], view=view)
+            sent = await interaction.response.send_message(
+                embed=self.pages[self.page], view=view, ephemeral=self.ephemeral
+            )
             message_id = sent.message_id
         if len(self.pages) <= 1:
             self.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.following import Following
 from bot.stats import AsOf, GameStat, HourCount, Order, StreamSummary, ranked
 from bot.streams import Stream
 
@@ -61,3 +62,41 @@ def start_hours(result: AsOf[Sequence[HourCount]]) -> dict[str, Any]:
         for entry in result.value
     ]
     return {"snapshot_at": result.snapshot.taken_at.isoformat(), "hours": hours}
+
+
+def following(result: AsOf[Following]) -> dict[str, Any]:
+    """Your followed live channels against the top: ranks (null outside), the gap, shared tags."""
+    compared = result.value
+    lowest = compared.lowest
+    return {
+        "snapshot_at": result.snapshot.taken_at.isoformat(),
+        "top_n": compared.top_n,
+        "followed_live": [
+            {
+                "id": entry.stream.id,
+                "user_login": entry.stream.user_login,
+                "user_name": entry.stream.user_name,
+                "game_name": entry.stream.game_name,
+                "viewer_count": entry.stream.viewer_count,
+                "rank": entry.rank,
+                "viewers_needed": entry.viewers_needed,
+            }
+            for entry in compared.followed_live
+        ],
+        "in_top": compared.in_top,
+        "lowest": None
+        if lowest is None
+        else {
+            "user_login": lowest.stream.user_login,
+            "viewer_count": lowest.stream.viewer_count,
+            "viewers_needed": lowest.viewers_needed,
+        },
+        "shared_tags": [
+            {
+                "tag": tag.tag,
+                "top_streams": tag.top_streams,
+                "followed_streams": tag.followed_streams,
+            }
+            for tag in compared.shared_tags
+        ],
+    }

@@ -68,6 +68,72 @@ class TopStreams:
     duplicates_dropped: int
 
 
+PageFetcher = Callable[[str | None], Awaitable[tuple[list[Stream], str | None]]]
+
+
+async def collect_streams(fetch_page: PageFetcher, *, limit: int, page_cap: int) -> TopStreams:
+    """Follow cursors until `limit` unique streams, the last page, or `page_cap` pages.
+
+    `fetch_page(cursor)` returns one page and the next cursor (None on the first call). Twitch
+    warns that pages may repeat or skip streams while viewer counts change, so streams are
+    deduplicated by id (first seen wins) and re-sorted here; a repeated cursor or an empty page
+    ends the walk (known Twitch cursor bugs).
+    """
+    found: dict[str, Stream] = {}
+    seen_cursors: set[str] = set()
+    cursor: str | None = None
+    pages = duplicates = 0
+    while len(found) < limit and pages < page_cap:
+        streams, cursor = await fetch_page(cursor)
+        pages += 1
+        for stream in streams:
+            if stream.id in found:
+                duplicates += 1
+            else:
+                found[stream.id] = stream
+        log.debug("page %d: %d streams, %d unique so far", pages, len(streams), len(found))
+        if not streams or cursor is None or cursor in seen_cursors:
+            break
+        seen_cursors.add(cursor)
+    ranked = sorted(found.values(), key=by_viewers)[:limit]
+    return TopStreams(streams=ranked, pages=pages, duplicates_dropped=duplicates)
+
+
+@dataclass
+class RateLimitBucket:
+    """One Twitch rate-limit bucket, as the `Ratelimit-*` headers of its calls describe it.
+
+    Twitch keeps a bucket for the app (per client id) and one per user token; whoever makes
+    the calls notes their headers here and, once Twitch says the bucket is empty, waits for its
+    reset instead of earning a 429.
+    """
+
+    name: str
+    empty_until: float = 0.0  # Unix time; set when Ratelimit-Remaining reaches 0
+
+    def note(self, headers: Mapping[str, str]) -> None:
+        """Read the headers of a reply that this bucket paid for."""
+        remaining, reset = headers.get("Ratelimit-Remaining"), headers.get("Ratelimit-Reset", "")
+        if remaining == "0" and reset.isdigit():
+            self.empty_until = float(reset)
+
+    @property
+    def empty(self) -> bool:
+        """Whether Twitch said the bucket is empty and its reset has not come yet."""
+        return self.empty_until > time.time()
+
+    async def wait(self, sleep: Callable[[float], Awaitable[None]], max_wait: float) -> None:
+        """Wait for the reset if the bucket is empty (at most `max_wait` seconds)."""
+        delay = min(self.empty_until - time.time(), max_wait)
+        if delay > 0:
+            log.info(
+                "Twitch rate-limit bucket %s is empty; waiting %.1f s for the reset",
+                self.name,
+                delay,
+            )
+            await sleep(delay)
+
+
 class _Unauthorized(Exception):
     """A 401 from Helix: the app token is no longer valid."""
 
@@ -188,35 +254,17 @@ class TwitchClient:
         self._token: str | None = None
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
-        self._bucket_empty_until = 0.0  # Unix time; set when Ratelimit-Remaining reaches 0
+        self._bucket = RateLimitBucket("of the app")
 
     async def fetch_top_streams(self, limit: int) -> TopStreams:
-        """Page through Get Streams until `limit` unique streams, the last page or the page cap.
+        """Page through Get Streams until `limit` unique streams, the last page or the page cap."""
+        first = str(min(PAGE_SIZE, limit))
 
-        Twitch warns that pages may repeat or skip streams while viewer counts change, so
-        streams are deduplicated by id (first seen wins) and re-sorted here.
-        """
-        found: dict[str, Stream] = {}
-        seen_cursors: set[str] = set()
-        cursor: str | None = None
-        pages = duplicates = 0
-        while len(found) < limit and pages < max_pages(limit):
-            params = {"first": str(min(PAGE_SIZE, limit))}
-            if cursor:
-                params["after"] = cursor
-            streams, cursor = parse_streams_page(await self._helix_get("/streams", params))
-            pages += 1
-            for stream in streams:
-                if stream.id in found:
-                    duplicates += 1
-                else:
-                    found[stream.id] = stream
-            log.debug("page %d: %d streams, %d unique so far", pages, len(streams), len(found))
-            if not streams or cursor is None or cursor in seen_cursors:
-                break
-            seen_cursors.add(cursor)
-        ranked = sorted(found.values(), key=by_viewers)[:limit]
-        return TopStreams(streams=ranked, pages=pages, duplicates_dropped=duplicates)
+        async def page(cursor: str | None) -> tuple[list[Stream], str | None]:
+            params = {"first": first, **({"after": cursor} if cursor else {})}
+            return parse_streams_page(await self._helix_get("/streams", params))
+
+        return await collect_streams(page, limit=limit, page_cap=max_pages(limit))
 
     async def _helix_get(self, path: str, params: Mapping[str, str]) -> Any:
         """GET a Helix path with retries: 429 waits for the reset, 5xx/network back off."""
@@ -247,31 +295,19 @@ class TwitchClient:
             raise TwitchAuthError(f"Twitch refused a freshly minted app token on {path}") from error
 
     async def _helix_get_once(self, path: str, params: Mapping[str, str], token: str) -> Any:
-        await self._wait_for_bucket()
+        await self._bucket.wait(self._sleep, self._max_wait)
         headers = {"Authorization": f"Bearer {token}", "Client-Id": self._app.client_id}
         try:
             async with self._session.get(
                 self._app.api_url + path, params=params, headers=headers, timeout=self._timeout
             ) as response:
-                self._note_rate_limit(response.headers)
+                self._bucket.note(response.headers)
                 if response.status == 401:
                     raise _Unauthorized
                 await raise_for_status(response, path)
                 return await read_json(response, path)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TwitchUnavailable(f"Twitch unreachable on {path}: {error!r}") from error
-
-    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
-        remaining, reset = headers.get("Ratelimit-Remaining"), headers.get("Ratelimit-Reset", "")
-        if remaining == "0" and reset.isdigit():
-            self._bucket_empty_until = float(reset)
-
-    async def _wait_for_bucket(self) -> None:
-        """Twitch said the bucket is empty: wait for its reset instead of earning a 429."""
-        delay = min(self._bucket_empty_until - time.time(), self._max_wait)
-        if delay > 0:
-            log.info("Twitch rate-limit bucket is empty; waiting %.1f s for the reset", delay)
-            await self._sleep(delay)
 
     def _retry_wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -325,10 +361,12 @@ class TwitchClient:
 
 
 __all__ = [
+    "RateLimitBucket",
     "TopStreams",
     "TwitchApp",
     "TwitchClient",
     "TwitchError",
+    "collect_streams",
     "parse_stream",
     "parse_streams_page",
 ]

@@ -1,11 +1,14 @@
 """Twitch user OAuth (authorization code): authorize URL, exchange, validate, refresh, revoke.
 
-Also reads the linked user. No token ever appears in an exception message or a log line.
+Also the Helix calls made with a user's token: the linked user, and the live streams of the
+channels they follow (which cost that user's own rate-limit bucket, not the app's). No token
+ever appears in an exception message or a log line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -13,9 +16,23 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.errors import TwitchAuthError, TwitchPayloadError, TwitchUnavailable
-from bot.twitch import TwitchApp, raise_for_status, read_json
+from bot.streams import Stream
+from bot.twitch import (
+    PAGE_SIZE,
+    RateLimitBucket,
+    TwitchApp,
+    collect_streams,
+    parse_streams_page,
+    raise_for_status,
+    read_json,
+)
 
-SCOPES = ("user:read:follows",)
+FOLLOWS_SCOPE = "user:read:follows"
+SCOPES = (FOLLOWS_SCOPE,)
+# Live followed channels read at most: 20 full pages. Far more than anyone watches, and a
+# bound on what one person's command can cost.
+FOLLOWED_PAGES = 20
+REFUSED = frozenset({400, 401, 403})  # what id.twitch.tv answers to a bad code or token
 
 
 @dataclass(frozen=True)
@@ -73,10 +90,17 @@ class TwitchOAuth:
         app: TwitchApp,
         *,
         timeout: float = 10.0,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._session = session
         self._app = app
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_wait = max_wait
+        self._sleep = sleep
+        # The buckets Twitch said are empty, by Twitch user id (a user's bucket is dropped as
+        # soon as a reply says it has points left, so this holds only users who ran dry).
+        self._user_buckets: dict[str, RateLimitBucket] = {}
 
     @property
     def client_id(self) -> str:
@@ -156,6 +180,47 @@ class TwitchOAuth:
             display_name=str(user.get("display_name") or user["login"]),
         )
 
+    async def followed_streams(self, access_token: str, user_id: str) -> list[Stream]:
+        """The live streams of the channels `user_id` follows, most viewers first.
+
+        Get Followed Streams with the user's own token (scope `user:read:follows`), every page
+        (at most `FOLLOWED_PAGES`), deduplicated by stream id. `TwitchAuthError` when Twitch
+        refuses the token (401: expired, revoked or without the scope).
+        """
+        bucket = self._user_buckets.get(user_id) or RateLimitBucket(f"of Twitch user {user_id}")
+        headers = {"Authorization": f"Bearer {access_token}", "Client-Id": self._app.client_id}
+        url, what = f"{self._app.api_url}/streams/followed", "/streams/followed"
+
+        async def page(cursor: str | None) -> tuple[list[Stream], str | None]:
+            params = {"user_id": user_id, "first": str(PAGE_SIZE)}
+            if cursor:
+                params["after"] = cursor
+            await bucket.wait(self._sleep, self._max_wait)
+            body = await self._request(
+                "GET",
+                url,
+                what,
+                headers=headers,
+                params=params,
+                refused=frozenset({401}),  # a 400 is our request's fault, not the token's
+                bucket=bucket,
+            )
+            return parse_streams_page(body)
+
+        try:
+            found = await collect_streams(
+                page, limit=FOLLOWED_PAGES * PAGE_SIZE, page_cap=FOLLOWED_PAGES
+            )
+        finally:
+            self._keep_if_empty(user_id, bucket)
+        return found.streams
+
+    def _keep_if_empty(self, user_id: str, bucket: RateLimitBucket) -> None:
+        if bucket.empty:
+            self._user_buckets[user_id] = bucket
+        else:
+            self._user_buckets.pop(user_id, None)
+
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         form = {"client_id": self._app.client_id, "client_secret": self._app.client_secret, **form}
         return await self._request("POST", f"{self._app.auth_url}/token", "/token", data=form)
@@ -168,12 +233,21 @@ class TwitchOAuth:
         *,
         headers: dict[str, str] | None = None,
         data: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        refused: frozenset[int] = REFUSED,
+        bucket: RateLimitBucket | None = None,
     ) -> dict[str, Any]:
+        """One call; `refused` statuses mean the token or code was refused (`TwitchAuthError`).
+
+        `bucket`: the rate-limit bucket that pays for the call, which notes the reply's headers.
+        """
         try:
             async with self._session.request(
-                method, url, headers=headers, data=data, timeout=self._timeout
+                method, url, headers=headers, data=data, params=params, timeout=self._timeout
             ) as response:
-                if response.status in (400, 401, 403):
+                if bucket is not None:
+                    bucket.note(response.headers)
+                if response.status in refused:
                     raise TwitchAuthError(f"Twitch refused {what} ({response.status})")
                 await raise_for_status(response, what)
                 body = await read_json(response, what)

@@ -27,6 +27,7 @@ class LinkedUser:
     twitch_display_name: str
     linked_at: datetime
     token_version: int
+    scopes: tuple[str, ...]  # what the user approved when linking
     access_token: str | None = field(repr=False)
     refresh_token: str | None = field(repr=False)
 
@@ -49,6 +50,7 @@ def _linked(user: User) -> LinkedUser:
         twitch_display_name=user.twitch_display_name,
         linked_at=user.linked_at,
         token_version=user.token_version,
+        scopes=tuple(user.scopes.split()),
         access_token=user.access_token,
         refresh_token=user.refresh_token,
     )
@@ -178,6 +180,18 @@ async def active_session(discord_id: str, now: datetime) -> SessionRecord | None
     if row is None:
         return None
     return SessionRecord(row.jti, row.discord_id, row.issued_at, row.expires_at)
+
+
+async def linked_in_session(discord_id: str, now: datetime) -> LinkedUser | None:
+    """The link of a Discord user, if it holds tokens and has an unrevoked, unexpired session."""
+    user = await User.get_or_none(discord_id=discord_id, access_token__isnull=False)
+    if user is None:
+        return None
+    if not await ApiSession.filter(
+        discord_id=discord_id, revoked_at__isnull=True, expires_at__gt=now
+    ).exists():
+        return None
+    return _linked(user)
 
 
 async def unrevoked_session(jti: str) -> SessionRecord | None:

@@ -17,6 +17,7 @@ from bot.accounts import AccountService
 from bot.cache import StatsService, open_cache
 from bot.crypto import TokenCipher
 from bot.health import HealthCheck
+from bot.personal import FollowingService
 from bot.supervisor import Supervisor
 from bot.tokens import TokenSigner
 from bot.twitch import TwitchApp, TwitchClient
@@ -169,6 +170,19 @@ def accounts(http: aiohttp.ClientSession, fake_twitch: FakeTwitch, clock: Clock)
 
 
 @pytest.fixture
+def following(
+    http: aiohttp.ClientSession,
+    fake_twitch: FakeTwitch,
+    accounts: AccountService,
+    stats: StatsService,
+) -> FollowingService:
+    """/following's service over the test's accounts and stats, the top being 100 streams."""
+    return FollowingService(
+        accounts=accounts, oauth=TwitchOAuth(http, app_of(fake_twitch)), stats=stats, top_n=100
+    )
+
+
+@pytest.fixture
 def health(clock: Clock) -> HealthCheck:
     """The health check of a process whose refresh loop has not started yet."""
     return HealthCheck(
@@ -177,8 +191,8 @@ def health(clock: Clock) -> HealthCheck:
 
 
 @pytest.fixture
-async def client(database, accounts, stats, health) -> AsyncIterator[TestClient]:
+async def client(database, accounts, stats, following, health) -> AsyncIterator[TestClient]:
     """The web app as `create_app` builds it, over the test database and services."""
-    app = create_app(accounts=accounts, stats=stats, health=health)
+    app = create_app(accounts=accounts, stats=stats, following=following, health=health)
     async with TestClient(TestServer(app)) as client:
         yield client

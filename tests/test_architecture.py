@@ -36,6 +36,7 @@ RULES: dict[str, Rule] = {
     "bot.errors": LEAF,
     "bot.streams": LEAF,
     "bot.stats": Rule(may=("bot.streams",), never=FRAMEWORKS),
+    "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
     # adapters
     "db.*": Rule(
@@ -43,7 +44,7 @@ RULES: dict[str, Rule] = {
     ),
     "bot.twitch": Rule(may=("bot.config", "bot.errors", "bot.streams"), never=("discord",)),
     "bot.twitch_oauth": Rule(
-        may=("bot.config", "bot.errors", "bot.twitch"), never=("discord", "db")
+        may=("bot.config", "bot.errors", "bot.streams", "bot.twitch"), never=("discord", "db")
     ),
     "bot.tokens": Rule(may=("bot.config", "bot.errors"), never=("discord", "aiohttp", "db")),
     "bot.crypto": Rule(may=("bot.errors",), never=("discord", "aiohttp", "db")),
@@ -51,9 +52,12 @@ RULES: dict[str, Rule] = {
     "bot.health": Rule(
         may=("db", "bot.supervisor", "bot.stats", "bot.tokens"), never=("discord", "aiohttp")
     ),
-    "bot.payloads": Rule(may=("bot.stats", "bot.streams"), never=("discord", "aiohttp", "db")),
+    "bot.payloads": Rule(
+        may=("bot.stats", "bot.following", "bot.streams"), never=("discord", "aiohttp", "db")
+    ),
     "bot.cache": Rule(
-        may=("db", "bot.stats", "bot.streams", "bot.errors"), never=("discord", "aiohttp")
+        may=("db", "bot.stats", "bot.following", "bot.streams", "bot.errors"),
+        never=("discord", "aiohttp"),
     ),
     "bot.refresh": Rule(
         may=("bot.twitch", "db", "bot.cache", "bot.stats", "bot.streams", "bot.errors"),
@@ -63,6 +67,14 @@ RULES: dict[str, Rule] = {
         may=("bot.crypto", "bot.errors", "bot.tokens", "bot.twitch_oauth", "db"),
         never=("discord", "aiohttp"),
     ),
+    # personal statistics: the user's own Twitch call, cached, compared with the snapshot
+    "bot.personal": Rule(
+        may=(
+            *("bot.accounts", "bot.cache", "bot.errors", "bot.following", "bot.stats"),
+            *("bot.streams", "bot.twitch_oauth", "db.accounts"),
+        ),
+        never=("discord", "aiohttp"),
+    ),
     # background loops: supervised without knowing discord (web_callback reads their status)
     "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
     # slash commands published only when changed (a digest kept in the database)
@@ -70,7 +82,9 @@ RULES: dict[str, Rule] = {
     # web UI: HTML pages for web_callback
     "bot.pages": Rule(never=("discord", "db", "bot.*")),
     # Discord UI
-    "bot.embeds": Rule(may=("bot.stats", "bot.streams", "bot.errors"), never=("db", "aiohttp")),
+    "bot.embeds": Rule(
+        may=("bot.stats", "bot.following", "bot.streams", "bot.errors"), never=("db", "aiohttp")
+    ),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
     "bot.replies": Rule(may=("bot.errors",), never=("db", "aiohttp")),
     "bot.paginator": Rule(
@@ -81,6 +95,7 @@ RULES: dict[str, Rule] = {
         type_only=("db.leader",),
         may=(
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
+            "bot.personal",
             "bot.command_sync",
             *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
             "bot.streams",

@@ -35,7 +35,7 @@ async def snapshot(stats):
     return await store_snapshot(stats)
 
 
-async def linked_session(clock, discord_id: str = "4242") -> str:
+async def linked_session(clock, discord_id: str = "4242", scopes: str = "user:read:follows") -> str:
     """A stored link and session, as the OAuth callback would leave them."""
     token, claims = TokenSigner(TEST_SECRET_KEY, clock).issue_session(discord_id, "77", "viewer")
     await account_store.save_link(
@@ -45,7 +45,7 @@ async def linked_session(clock, discord_id: str = "4242") -> str:
         twitch_display_name="Viewer",
         access_token="ciphertext",
         refresh_token="ciphertext",
-        scopes="user:read:follows",
+        scopes=scopes,
         session=SessionRecord(claims.jti, discord_id, claims.issued_at, claims.expires_at),
     )
     return token
@@ -129,10 +129,10 @@ async def test_login_binds_the_browser_with_a_cookie_only_the_callback_gets(
     [("https://stats.example.org", "/callback"), ("https://example.org/stats", "/stats/callback")],
 )
 async def test_on_https_the_cookie_is_secure_and_follows_the_callbacks_path(
-    database, stats, http, fake_twitch, clock, health, public_url, path
+    database, stats, following, http, fake_twitch, clock, health, public_url, path
 ):
     accounts = account_service(http, fake_twitch, clock, public_url)
-    app = create_app(accounts=accounts, stats=stats, health=health)
+    app = create_app(accounts=accounts, stats=stats, following=following, health=health)
     async with TestClient(TestServer(app)) as client:
         state = yarl.URL(accounts.login_url("4242")).query["state"]
         reply = await client.get(f"/login?state={state}", allow_redirects=False)
@@ -233,6 +233,7 @@ API = [
     "/api/v1/stats/games",
     "/api/v1/streams/top",
     "/api/v1/stats/hours",
+    "/api/v1/me/following",
 ]
 
 
@@ -280,6 +281,19 @@ async def test_a_validly_signed_token_that_misstates_its_session_gets_401_json(
 
     assert reply.status == 401
     assert reason in (await reply.json())["error"]
+
+
+async def test_following_with_a_token_stored_without_the_scope_gets_409_relink(
+    client, clock, snapshot, fake_twitch
+):
+    token = await linked_session(clock, scopes="")
+
+    reply = await client.get("/api/v1/me/following", headers={"Authorization": f"Bearer {token}"})
+
+    assert reply.status == 409
+    assert await reply.json() == {"error": "relink"}
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert not [path for _, path, _ in fake_twitch.requests if path.startswith("/helix")]
 
 
 async def test_an_expired_session_gets_401(client, clock, snapshot):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from datetime import UTC, datetime
 from pathlib import Path
@@ -277,3 +278,29 @@ async def test_every_key_the_service_writes_expires(service, cache):
     for key in keys:
         assert await cache.exists(key), key
         assert await ttl_of(cache, key) is not None, key
+
+
+async def test_followed_streams_are_kept_per_user_two_minutes_within_one_snapshot(service, cache):
+    snapshot = await commit(service, seed=11)
+    streams = tuple(make_streams(12, 5))
+    await service.remember_followed_streams("77", snapshot.id, streams)
+    await service.remember_followed_streams("78", snapshot.id, ())  # nobody live is an answer too
+
+    assert await service.followed_streams("77", snapshot.id) == streams
+    assert await service.followed_streams("78", snapshot.id) == ()
+    assert await service.followed_streams("79", snapshot.id) is None
+    left = await ttl_of(cache, f"followed:77:{snapshot.id}")
+    if not isinstance(cache, RedisCache):
+        left -= asyncio.get_running_loop().time()  # the in-process cache says when, not how long
+    assert 0 < left <= 120
+    newer = await commit(service, seed=12)
+    assert await service.followed_streams("77", newer.id) is None
+
+
+@pytest.mark.redis
+async def test_foreign_bytes_under_followed_streams_are_a_miss(redis_service):
+    service = redis_service
+    snapshot = await commit(service, seed=13)
+    await write_foreign(service, f"followed:77:{snapshot.id}", b'[{"id": "1"}]')
+
+    assert await service.followed_streams("77", snapshot.id) is None

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import embeds
+from bot import embeds, following
 from bot.stats import (
     NO_CATEGORY,
     AsOf,
@@ -403,3 +403,77 @@ def test_hour_pages_pass_discord_and_list_every_hour_newest_first(counts, taken_
             f"**{h.streams:,}** {'stream' if h.streams == 1 else 'streams'}"
             for h in hours
         ]
+
+
+FOLLOWED_LINE = template(
+    r"`(?:# *\d+| *—)` (?:\[{}\]\(https://twitch\.tv/[\w%.~-]*\)|{}) — {} · \*\*[\d,]+\*\* "
+    r"viewers(?: · not in the top [\d,]+, (?:needs \*\*[\d,]+\*\* more|would get in now))?"
+)
+GAP_LINE = template(
+    r"Gap to enter: \*\*[\d,]+\*\*(?: more viewers for {}, your least-watched live channel\."
+    r"|\. Your least-watched live channel, {}, (?:is in the top|now has more viewers than the "
+    r"last stream of the top)\.|\. The top holds only [\d,]+ streams right now: every live "
+    r"channel fits\.)"
+)
+TAG_LINE = template(r"{} — top [\d,]+ · yours [\d,]+|… and [\d,]+ more")
+
+
+@hostile
+@given(
+    top=hostile_streams(),
+    followed=hostile_streams(),
+    tags=st.lists(st.lists(hostile_names, max_size=3), min_size=1),
+    top_n=st.integers(1, 150),
+)
+def test_following_pages_pass_discord_whatever_the_names_and_tags(top, followed, tags, top_n):
+    """Followed streams overlap the top (same ids); every stream carries hostile tags."""
+    tagged = [replace(s, tags=tuple(tags[i % len(tags)])) for i, s in enumerate(top + followed)]
+    top, followed = tagged[: len(top)], tagged[len(top) :]
+    snapshot = replace(SNAPSHOT, stream_count=len(top))
+    result = following.compare(following.index_top(top), followed, top_n)
+
+    pages = embeds.following_pages(AsOf(snapshot, result), 15)
+
+    assert len(pages) == -(-len(result.followed_live) // 10)
+    for page in pages:
+        assert refused(page) == []
+        head, body = page.description.split("\n\n")
+        assert GAP_LINE.fullmatch(head.splitlines()[1]), head
+        for line in body.splitlines():
+            assert FOLLOWED_LINE.fullmatch(line), line
+        (tags_field,) = page.fields
+        if result.shared_tags:
+            assert all(TAG_LINE.fullmatch(line) for line in tags_field.value.splitlines())
+
+
+def test_following_says_when_nothing_followed_is_live():
+    result = following.compare(following.index_top([stream(1, 5)]), [], 100)
+    (page,) = embeds.following_pages(AsOf(SNAPSHOT, result), 15)
+    assert page.description == "None of your followed channels is live right now."
+    assert page.fields == []
+
+
+@pytest.mark.parametrize(
+    ("top_n", "followed", "gap"),
+    [
+        (2, [stream(1, 50)], "**0**. Your least-watched live channel, User 1, is in the top."),
+        (3, [stream(9, 1)], "**0**. The top holds only 2 streams right now: every live channel "
+         "fits."),
+        (2, [stream(9, 31)], "**0**. Your least-watched live channel, User 9, now has more viewers "
+         "than the last stream of the top."),
+        (2, [stream(9, 30)], "**1** more viewers for User 9, your least-watched live channel."),
+    ],
+)  # fmt: skip
+def test_following_headline_and_gap(top_n, followed, gap):
+    top = [stream(1, 50), stream(2, 30)]
+    result = following.compare(following.index_top(top), followed, top_n)
+    snapshot = replace(SNAPSHOT, stream_count=2)
+
+    head = embeds.following_pages(AsOf(snapshot, result), 15)[0].description.split("\n\n")[0]
+
+    inside = "1" if followed[0].id == "1" else "0"
+    verb = "is" if inside == "1" else "are"
+    assert head.splitlines() == [
+        f"**{inside}** of your **1** live channel {verb} in the top **{top_n}**.",
+        f"Gap to enter: {gap}",
+    ]

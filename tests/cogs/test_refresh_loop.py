@@ -33,12 +33,13 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.05)
 
 
-def make_bot(refresher, stats, accounts, leader: LeaderLock) -> StreamStatsBot:
+def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> StreamStatsBot:
     return StreamStatsBot(
         settings=settings_from_env(ENV),
         stats=stats,
         refresher=refresher,
         accounts=accounts,
+        following=following,
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
     )
@@ -55,10 +56,10 @@ async def snapshots_after(snapshot_id: int, count: int) -> None:
 
 
 async def test_loop_runs_at_start_up_and_survives_a_failed_run(
-    database, twitch, fake_twitch, stats, accounts
+    database, twitch, fake_twitch, stats, accounts, following
 ):
     refresher = RefreshService(twitch, stats, top_streams=100)
-    bot = make_bot(refresher, stats, accounts, AlwaysLeader())
+    bot = make_bot(refresher, stats, accounts, following, AlwaysLeader())
     fake_twitch.fail_next(*[503] * 4)  # the first run exhausts its retries and fails
     cog = RefreshCog(bot)
     async with bot:  # set up, never connected: the loop needs no Discord
@@ -84,14 +85,16 @@ async def test_loop_runs_at_start_up_and_survives_a_failed_run(
 
 
 async def test_the_loop_keeps_refreshing_when_the_lock_connection_dies_twice(
-    postgres_database, twitch, stats, accounts
+    postgres_database, twitch, stats, accounts, following
 ):
     """The holder's backend is killed, then the next connection dies as it asks for the lock
     (InterfaceError inside the lock): that run is skipped and the next ones refresh again."""
     url = service_url("TEST_POSTGRES_URL", "PostgreSQL")
     async with Proxy(*server_of(url)) as proxy:
         leader = PostgresLeaderLock(proxy.url_for(url))
-        bot = make_bot(RefreshService(twitch, stats, top_streams=100), stats, accounts, leader)
+        bot = make_bot(
+            RefreshService(twitch, stats, top_streams=100), stats, accounts, following, leader
+        )
         async with bot:
             await bot.add_cog(RefreshCog(bot))
             await snapshots_after(0, 1)
@@ -123,9 +126,13 @@ class ExplodingLeader:
         """Nothing held."""
 
 
-async def test_no_exception_from_a_run_ends_the_loop(database, twitch, stats, accounts, caplog):
+async def test_no_exception_from_a_run_ends_the_loop(
+    database, twitch, stats, accounts, following, caplog
+):
     leader = ExplodingLeader()
-    bot = make_bot(RefreshService(twitch, stats, top_streams=100), stats, accounts, leader)
+    bot = make_bot(
+        RefreshService(twitch, stats, top_streams=100), stats, accounts, following, leader
+    )
     async with bot:
         await bot.add_cog(RefreshCog(bot))
 

@@ -624,3 +624,131 @@ async def test_a_held_revoke_keeps_the_token_live_until_released(twitch, session
             assert revoked.status == 200
     assert twitch.revoked == [tokens["access_token"]]
     assert twitch.user_tokens == {}
+
+
+# --- Get Followed Streams ------------------------------------------------------------------------
+
+
+async def follower_tokens(twitch, session, login: str | None = None) -> tuple[str, dict]:
+    """A new (or the default) Twitch user's id and the tokens they linked with."""
+    if login is not None:
+        twitch.authorizing_user_id = twitch.add_user(login)["id"]
+    return twitch.authorizing_user_id, await linked_tokens(twitch, session)
+
+
+async def get_followed(twitch, session, access: str, **params):
+    headers = auth(twitch, access)
+    async with session.get(
+        f"{twitch.api_url}/streams/followed", headers=headers, params=params
+    ) as reply:
+        assert reply.headers["Content-Type"] == JSON
+        return reply.status, await reply.json(), reply.headers
+
+
+async def walk_followed(twitch, session, access: str, user_id: str, first: int) -> list[list[dict]]:
+    pages, params = [], {"user_id": user_id, "first": str(first)}
+    for _ in range(50):
+        status, body, _ = await get_followed(twitch, session, access, **params)
+        assert status == 200, body
+        pages.append(body["data"])
+        if "cursor" not in body["pagination"]:
+            return pages
+        params["after"] = body["pagination"]["cursor"]
+    raise AssertionError("the pages never ended")
+
+
+async def test_followed_streams_are_the_live_follows_sorted_and_paged(twitch, session):
+    user_id, tokens = await follower_tokens(twitch, session)
+    followed = twitch.streams[:150]
+    twitch.follow(user_id, *(s["user_id"] for s in followed), "999999999")  # one is offline
+
+    pages = await walk_followed(twitch, session, tokens["access_token"], user_id, first=100)
+
+    assert [len(page) for page in pages] == [100, 50]
+    served = [stream for page in pages for stream in page]
+    expected = sorted(followed, key=lambda s: -s["viewer_count"])
+    assert [s["id"] for s in served] == [s["id"] for s in expected]
+    assert served[0] == expected[0]  # the same full stream objects as Get Streams
+    status, body, _ = await get_followed(twitch, session, tokens["access_token"], user_id=user_id)
+    assert (status, len(body["data"])) == (200, 100)  # `first` defaults to 100
+
+
+async def test_followed_streams_of_someone_who_follows_nobody_live(twitch, session):
+    user_id, tokens = await follower_tokens(twitch, session)
+    status, body, _ = await get_followed(twitch, session, tokens["access_token"], user_id=user_id)
+    assert (status, body) == (200, {"data": [], "pagination": {}})
+
+
+async def test_followed_streams_need_the_users_own_token_with_the_scope(twitch, session, headers):
+    user_id, tokens = await follower_tokens(twitch, session)
+    other, _ = await follower_tokens(twitch, session, "someone_else")
+    twitch.granted_scopes = []
+    _, scopeless = await follower_tokens(twitch, session, "linked_long_ago")
+    access = tokens["access_token"]
+
+    async with session.get(
+        f"{twitch.api_url}/streams/followed", headers=headers, params={"user_id": user_id}
+    ) as reply:  # the app token
+        assert (reply.status, (await reply.json())["message"]) == (401, "Missing User OAUTH Token")
+    status, body, _ = await get_followed(
+        twitch, session, scopeless["access_token"], user_id=twitch.authorizing_user_id
+    )
+    assert (status, body["message"]) == (401, "Missing scope: user:read:follows")
+    status, body, _ = await get_followed(twitch, session, access, user_id=other)
+    assert status == 400
+    assert body["message"].startswith("The ID in user_id must match")
+    status, body, _ = await get_followed(twitch, session, access)
+    assert (status, body["message"]) == (400, 'Missing required parameter "user_id"')
+    status, body, _ = await get_followed(twitch, session, access, user_id=user_id, first="101")
+    assert status == 400
+    assert body["message"].startswith('The parameter "first" was malformed')
+    twitch.expire_user_tokens()
+    status, body, _ = await get_followed(twitch, session, access, user_id=user_id)
+    assert (status, body["message"]) == (401, "Invalid OAuth token")
+
+
+async def test_each_user_token_has_its_own_bucket_apart_from_the_apps(twitch, session, headers):
+    twitch.ratelimit_limit = 2
+    first_id, first = await follower_tokens(twitch, session)
+    second_id, second = await follower_tokens(twitch, session, "viewer_two")
+
+    remaining = []
+    for _ in range(2):
+        status, _, reply_headers = await get_followed(
+            twitch, session, first["access_token"], user_id=first_id
+        )
+        assert status == 200
+        remaining.append(reply_headers["Ratelimit-Remaining"])
+    status, body, reply_headers = await get_followed(
+        twitch, session, first["access_token"], user_id=first_id
+    )
+
+    assert remaining == ["1", "0"]
+    assert (status, body["error"], reply_headers["Ratelimit-Remaining"]) == (
+        429,
+        "Too Many Requests",
+        "0",
+    )
+    assert twitch.rate_limited == 1
+    status, _, reply_headers = await get_followed(
+        twitch, session, second["access_token"], user_id=second_id
+    )
+    assert (status, reply_headers["Ratelimit-Remaining"]) == (200, "1")
+    status, _, reply_headers = await get_streams(twitch, session, headers)
+    assert (status, reply_headers["Ratelimit-Remaining"]) == (200, "1")
+
+
+async def test_the_followed_list_can_change_between_pages(twitch, session):
+    user_id, tokens = await follower_tokens(twitch, session)
+    twitch.streams = [make_stream(index, 100 - index) for index in range(6)]
+    twitch.follow(user_id, *(s["user_id"] for s in twitch.streams))
+    twitch.followed_list_changes = True
+
+    pages = await walk_followed(twitch, session, tokens["access_token"], user_id, first=2)
+
+    served = [s["id"] for page in pages for s in page]
+    ids = [make_stream(index, 0)["id"] for index in range(6)]
+    # After each page its last stream and the next one swap places: the next page starts
+    # with the stream just served, and the one that moved up is never served.
+    assert served == [ids[0], ids[1], ids[1], ids[3], ids[3], ids[5]]
+    assert len(set(served)) < len(ids)

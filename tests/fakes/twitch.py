@@ -4,11 +4,14 @@ This module owns the fake's protocol: the real paths, JSON shapes, headers and e
 the OAuth server (`/authorize` approving instantly as a chosen user and noting when Twitch would
 have shown its consent page, `/token` for the
 client-credentials, authorization-code and refresh-token grants, `/validate`, `/revoke`),
-`GET /helix/users`, and `GET /helix/streams` (bearer token + Client-Id,
-`first`/`after` paging with opaque cursors, viewer-sorted data, filters, the per-client-id
-rate-limit bucket), plus switches that reproduce Twitch's known misbehaviour (duplicate items
-across pages, cursors that loop back, empty last pages, queued faults, latency, revoked tokens)
-and holds that keep a refresh or a revocation waiting until the test releases it (for exact
+`GET /helix/users`, `GET /helix/streams` (bearer token + Client-Id, `first`/`after` paging
+with opaque cursors, viewer-sorted data, filters, the per-client-id rate-limit bucket) and
+`GET /helix/streams/followed` (a user token with `user:read:follows` for its own `user_id`,
+the same paging, the live streams of the channels the test says that user follows, a bucket
+per user), plus switches that reproduce Twitch's known misbehaviour (duplicate items across
+pages, cursors that loop back, empty last pages, a followed list that changes between pages,
+queued faults, latency, revoked tokens, tokens granted without the scope asked for) and
+holds that keep a refresh or a revocation waiting until the test releases it (for exact
 interleavings).
 It also builds realistic Helix stream payloads (`make_stream`, `random_streams`).
 """
@@ -118,11 +121,18 @@ class FakeTwitch(LoopbackServer):
         self.ratelimit_limit = 800
         self.ratelimit_window = 60.0  # seconds between full refills of a bucket
         self.slow_seconds = 5.0
+        # Between two pages of Get Followed Streams, the last stream of the page just served and
+        # the first of the next swap viewer counts: the next page repeats one and one is missed.
+        self.followed_list_changes = False
         self.token_lifetime = 5011200
         # The user side of OAuth.
         self.users: dict[str, dict] = {}
         self.authorizing_user_id = self.add_user("viewer_one", display_name="Viewer_One")["id"]
         self.deny_next_authorization = False
+        # Scopes the next authorizations grant; None: what the authorize URL asked for. [] is a
+        # token linked before StreamStats asked for `user:read:follows`.
+        self.granted_scopes: list[str] | None = None
+        self.follows: dict[str, set[str]] = {}  # user id -> broadcaster user ids they follow
         # Twitch shows its consent page to someone approving for the first time, and to everyone
         # when the authorize URL says `force_verify=true`; others go straight back with a code.
         self.approved_users: set[str] = set()
@@ -133,14 +143,17 @@ class FakeTwitch(LoopbackServer):
         self.user_tokens: dict[str, dict] = {}  # access token -> user_id, scopes, expires_at, ...
         self.revoked: list[str] = []
         self.validate_requests = 0
+        self.refresh_requests = 0  # refresh-token grants asked for, granted or not
         # What happened, for assertions.
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.token_requests = 0
+        self.rate_limited = 0  # 429s a bucket gave (queued faults are not counted)
         # Internal state.
         self._faults: deque[int | str] = deque()
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (client id, monotonic expiry)
         self._cursors: dict[str, int] = {}  # issued cursor -> offset into the sorted streams
-        self._buckets: dict[str, tuple[int, float]] = {}  # client id -> (points used, reset at)
+        # Bucket ("<client id>" or "user:<user id>") -> (points used, reset at).
+        self._buckets: dict[str, tuple[int, float]] = {}
         self._codes: dict[str, dict] = {}  # authorization code -> what it was issued for
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> its current access token
         self._token_failures: deque[int] = deque()
@@ -159,6 +172,7 @@ class FakeTwitch(LoopbackServer):
         app.router.add_get("/oauth2/validate", self._validate)
         app.router.add_post("/oauth2/revoke", self._revoke)
         app.router.add_get("/helix/streams", self._get_streams)
+        app.router.add_get("/helix/streams/followed", self._get_followed_streams)
         app.router.add_get("/helix/users", self._get_users)
         app.router.add_route("*", "/helix/{tail:.*}", self._not_found)
         # handler_cancellation: a client that gives up on a "slow" reply does not keep close() busy.
@@ -260,6 +274,10 @@ class FakeTwitch(LoopbackServer):
         for token in [t for t, info in self.user_tokens.items() if info["user_id"] == user_id]:
             self._forget_user_token(token)
 
+    def follow(self, user_id: str, *broadcaster_ids: str) -> None:
+        """`user_id` follows these channels (their streams show when they are live)."""
+        self.follows.setdefault(user_id, set()).update(broadcaster_ids)
+
     def issue_token(self) -> str:
         """Mint an app token directly (not counted in `token_requests`)."""
         token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(30))
@@ -290,7 +308,13 @@ class FakeTwitch(LoopbackServer):
             fault = None
         token = self._bearer(request)
         token_client = self._token_client(token)
-        bucket = token_client or request.headers.get("Client-Id") or self.client_id
+        user = self._live_user_token(token) if token is not None else None
+        # Twitch keeps a bucket per client id for app tokens and one per user for user tokens.
+        bucket = (
+            f"user:{user['user_id']}"
+            if user is not None
+            else token_client or request.headers.get("Client-Id") or self.client_id
+        )
         response: web.StreamResponse
         if fault is not None:
             if fault == 401 and token is not None:
@@ -303,6 +327,7 @@ class FakeTwitch(LoopbackServer):
         elif request.headers.get("Client-Id") != token_client:
             response = helix_error(401, "Client ID and OAuth token do not match")
         elif not self._take_point(bucket):
+            self.rate_limited += 1
             response = helix_error(429)
         else:
             response = await handler(request)
@@ -415,7 +440,11 @@ class FakeTwitch(LoopbackServer):
                 self.prompted.append(user_id)
             self.approved_users.add(user_id)
             code = secrets.token_hex(15)
-            scopes = query.get("scope", "").split()
+            scopes = (
+                list(self.granted_scopes)
+                if self.granted_scopes is not None
+                else query.get("scope", "").split()
+            )
             self._codes[code] = {
                 "redirect_uri": redirect_uri,
                 "scopes": scopes,
@@ -438,6 +467,7 @@ class FakeTwitch(LoopbackServer):
         return self._user_token_reply(grant["user_id"], grant["scopes"])
 
     async def _refresh_token(self, params: dict[str, str]) -> web.Response:
+        self.refresh_requests += 1
         hold, after_rotation = (
             self._refresh_holds.popleft() if self._refresh_holds else (None, False)
         )
@@ -553,7 +583,40 @@ class FakeTwitch(LoopbackServer):
 
     async def _get_streams(self, request: web.Request) -> web.Response:
         """`GET /helix/streams`: viewer-sorted, filtered, paged by `first` and `after`."""
-        first_raw = request.query.get("first", "20")
+        return self._page(request, self._filtered(request), default_first=20)
+
+    async def _get_followed_streams(self, request: web.Request) -> web.Response:
+        """`GET /helix/streams/followed`: the token's user's followed channels that are live."""
+        user = self._live_user_token(self._bearer(request) or "")
+        if user is None:  # an app token
+            return helix_error(401, "Missing User OAUTH Token")
+        if "user:read:follows" not in user["scopes"]:
+            return helix_error(401, "Missing scope: user:read:follows")
+        user_id = request.query.get("user_id")
+        if not user_id:
+            return helix_error(400, 'Missing required parameter "user_id"')
+        if user_id != user["user_id"]:
+            return helix_error(
+                400, "The ID in user_id must match the user ID found in the request's OAuth token."
+            )
+        followed = self.follows.get(user_id, set())
+        live = [stream for stream in self.streams if stream["user_id"] in followed]
+        return self._page(request, live, default_first=100, changes=self.followed_list_changes)
+
+    def _page(
+        self,
+        request: web.Request,
+        streams: list[dict],
+        *,
+        default_first: int,
+        changes: bool = False,
+    ) -> web.Response:
+        """One page of `streams`, most viewers first, by `first` and the `after` cursor.
+
+        With `changes`, the viewer counts of the streams either side of the page's end swap
+        once it is served, as when viewers come and go between two requests.
+        """
+        first_raw = request.query.get("first", str(default_first))
         try:
             first = int(first_raw)
         except ValueError:
@@ -575,7 +638,7 @@ class FakeTwitch(LoopbackServer):
         after = request.query.get("after")
         if after and after not in self._cursors:
             return helix_error(400, "Invalid cursor")
-        streams = sorted(self._filtered(request), key=lambda s: -s["viewer_count"])  # stable
+        streams = sorted(streams, key=lambda s: -s["viewer_count"])  # stable
         start = self._cursors[after] if after else 0
         if 0 < start < len(streams):  # pages after the first repeat `overlap` items
             start = max(0, start - self.overlap)
@@ -589,7 +652,14 @@ class FakeTwitch(LoopbackServer):
             pagination = {"cursor": self._cursor(0)}
         else:
             pagination = {}
-        return _json(200, {"data": page, "pagination": pagination})
+        reply = _json(200, {"data": page, "pagination": pagination})
+        if changes and 0 < end < len(streams):
+            last, following = streams[end - 1], streams[end]
+            last["viewer_count"], following["viewer_count"] = (
+                following["viewer_count"],
+                last["viewer_count"],
+            )
+        return reply
 
     def _filtered(self, request: web.Request) -> list[dict]:
         """Apply the repeatable filters `user_id`, `user_login`, `game_id` and `language`."""
