@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
-from collections.abc import AsyncIterator
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import aiohttp
@@ -28,6 +33,31 @@ from tests.fakes.twitch import FakeTwitch, random_streams
 from web_callback import create_app
 
 REQUIRE_SERVICES = os.environ.get("STREAMSTATS_REQUIRE_SERVICES") == "1"
+TEST_TIME_LIMIT = 180.0  # seconds; no test comes near it: one that does is stuck
+
+
+def _report_stuck_test(test: str, capture: pytest.CaptureManager | None) -> None:
+    """Show where every unfinished task waits, then stop the run: a stuck test must fail the
+    suite with its cause, not hang CI until someone kills it."""
+    if capture is not None:
+        capture.suspend_global_capture()  # the report must reach CI's log
+    sys.stderr.write(f"\n{test} is still running after {TEST_TIME_LIMIT:.0f} s; its tasks:\n")
+    for task in [t for t in gc.get_objects() if isinstance(t, asyncio.Task) and not t.done()]:
+        task.print_stack(file=sys.stderr)
+    os.kill(os.getpid(), signal.SIGINT)  # wakes the event loop's wait, unlike interrupt_main
+
+
+@pytest.fixture(autouse=True)
+def stuck_test_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stop the run with a report if this test outlives TEST_TIME_LIMIT."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    timer = threading.Timer(
+        TEST_TIME_LIMIT, _report_stuck_test, args=(request.node.nodeid, capture)
+    )
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
 
 
 def service_url(variable: str, service: str) -> str:
