@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.transactions import in_transaction
 
 from bot.errors import ServiceUnavailable
 from db.leader import one_at_a_time
@@ -95,6 +98,30 @@ def _log_migration(event: str, app_label: str, name: str) -> None:
 async def close_database() -> None:
     """Close every connection opened by `open_database`."""
     await Tortoise.close_connections()
+
+
+async def atomically(work: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
+    """Run `work` in one transaction that is never cut short by the caller's cancellation.
+
+    tortoise-orm 1.1.9 loses the pooled connection of a transaction cancelled while it begins
+    (its context manager was not entered yet, so nothing gives the connection back), and
+    PostgreSQL's pool then waits for it forever when the database is closed: a refresh
+    cancelled at the wrong moment made the process hang at shutdown. So the transaction runs in
+    a task of its own; a cancelled caller waits until it has committed or rolled back (a few
+    milliseconds), then is cancelled, so that nothing it guards (the refresh's lock) is let go
+    while the transaction still runs.
+    """
+
+    async def run() -> T:
+        async with in_transaction() as connection:
+            return await work(connection)
+
+    transaction = asyncio.ensure_future(run())
+    try:
+        return await asyncio.shield(transaction)
+    except asyncio.CancelledError:
+        await asyncio.wait([transaction])
+        raise
 
 
 async def guarded(query: Awaitable[T]) -> T:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
+from db import atomically
 from db.models import ApiSession, UsedState, User
 
 
@@ -105,7 +106,7 @@ async def save_link(
 async def _replace_link(
     discord_id: str, link: dict[str, object], session: SessionRecord
 ) -> LinkedUser | None:
-    async with in_transaction():
+    async def replace(_: BaseDBAsyncClient) -> User | None:
         # Locked (PostgreSQL) or alone (SQLite's transactions take the connection): the tokens
         # read here are exactly the ones the write below replaces.
         previous = await User.select_for_update().get_or_none(discord_id=discord_id)
@@ -119,6 +120,9 @@ async def _replace_link(
             issued_at=session.issued_at,
             expires_at=session.expires_at,
         )
+        return previous
+
+    previous = await atomically(replace)
     return _linked(previous) if previous is not None else None
 
 
@@ -159,13 +163,16 @@ async def end_link(discord_id: str, version: int, now: datetime) -> bool:
 
     Only if the link is still the one read at `version`; False (nothing changed) otherwise.
     """
-    async with in_transaction():
+
+    async def end(_: BaseDBAsyncClient) -> bool:
         if not await _write_tokens(discord_id, version, access_token=None, refresh_token=None):
             return False
         await ApiSession.filter(discord_id=discord_id, revoked_at__isnull=True).update(
             revoked_at=now
         )
-    return True
+        return True
+
+    return await atomically(end)
 
 
 async def active_session(discord_id: str, now: datetime) -> SessionRecord | None:

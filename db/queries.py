@@ -16,7 +16,6 @@ from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from bot import stats
 from bot.stats import (
@@ -29,6 +28,7 @@ from bot.stats import (
     StreamSummary,
 )
 from bot.streams import Stream, by_viewers
+from db import atomically
 from db.models import RefreshRun, SnapshotTop
 
 _COLUMNS = (
@@ -121,7 +121,8 @@ async def replace_snapshot(
     on any error the transaction rolls back and the previous snapshot stays as it was.
     """
     names = _one_name_per_game(streams)
-    async with in_transaction() as conn:
+
+    async def write(conn: BaseDBAsyncClient) -> int:
         inserted = await conn.execute_query_dict(
             _sql(
                 conn,
@@ -161,6 +162,9 @@ async def replace_snapshot(
             using_db=conn,
         )
         await SnapshotTop.filter(snapshot_id__lte=snapshot_id - TOPS_KEPT).using_db(conn).delete()
+        return snapshot_id
+
+    snapshot_id = await atomically(write)
     return SnapshotInfo(id=snapshot_id, taken_at=taken_at, stream_count=len(streams))
 
 
