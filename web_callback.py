@@ -26,9 +26,11 @@ from bot.errors import (
     TwitchNotAnswering,
 )
 from bot.health import HealthCheck
+from bot.history import HistoryService, normal_login
 from bot.personal import FollowingService
 from bot.stats import Order
 from bot.tokens import SessionClaims
+from bot.trends import PERIODS, Period
 from db import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,12 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 STATS = web.AppKey("stats", StatsService)
 FOLLOWING = web.AppKey("following", FollowingService)
 HEALTH = web.AppKey("health", HealthCheck)
+HISTORY = web.AppKey("history", HistoryService)
 T = TypeVar("T", bound=str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SOURCES: tuple[Source, ...] = get_args(Source)
 ORDERS: tuple[Order, ...] = get_args(Order)
+TREND_PERIODS: tuple[Period, ...] = ("24h", *(p for p in PERIODS if p != "24h"))  # default first
 # Set by /login, read by /callback: binds an OAuth state to the browser that started the link.
 BROWSER_COOKIE = "streamstats_link"
 
@@ -204,11 +208,45 @@ async def api_following(request: web.Request) -> web.Response:
     return _json(payloads.following(result))
 
 
+async def api_trends(request: web.Request) -> web.Response:
+    """GET /api/v1/trends?period=1h|6h|24h|7d&game=<id or name>: as /trends answers."""
+    await _authorized(request)
+    history = request.app[HISTORY]
+    period = _choice(request, "period", TREND_PERIODS)
+    game = request.query.get("game", "").strip()
+    if not game:
+        result = await history.trends(period)
+        if result is None:
+            return _api_error(404, "no history yet")
+        return _json(payloads.trends(result))
+    game_id = await history.find_game(game)
+    if game_id is None:
+        return _api_error(404, "no game of that id or name in the last 7 days of history")
+    trend = await history.game_trend(game_id, period)
+    if trend is None:
+        return _api_error(404, "that game was not in the top within the period")
+    return _json(payloads.game_trend(trend))
+
+
+async def api_channel(request: web.Request) -> web.Response:
+    """GET /api/v1/channels/{login}: as /channel answers."""
+    await _authorized(request)
+    history = request.app[HISTORY]
+    login = normal_login(request.match_info["login"])
+    if not 0 < len(login) <= 100:
+        return _api_error(400, "login must be 1 to 100 characters")
+    record = await history.channel(login)
+    if record is None:
+        return _api_error(404, "that channel was not in the top within the kept history")
+    return _json(payloads.channel(record, history.top_n))
+
+
 def create_app(
     *,
     accounts: AccountService,
     stats: StatsService,
     following: FollowingService,
+    history: HistoryService,
     health: HealthCheck,
 ) -> web.Application:
     """Build the web application from the services `python -m bot` (or a test) created."""
@@ -217,6 +255,7 @@ def create_app(
     app[STATS] = stats
     app[FOLLOWING] = following
     app[HEALTH] = health
+    app[HISTORY] = history
     app.router.add_get("/login", login)
     app.router.add_get("/callback", callback)
     app.router.add_get("/healthz", healthz)
@@ -225,4 +264,6 @@ def create_app(
     app.router.add_get("/api/v1/stats/hours", api_start_hours)
     app.router.add_get("/api/v1/streams/top", api_top_streams)
     app.router.add_get("/api/v1/me/following", api_following)
+    app.router.add_get("/api/v1/trends", api_trends)
+    app.router.add_get("/api/v1/channels/{login}", api_channel)
     return app

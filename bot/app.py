@@ -27,6 +27,7 @@ from bot.client import StreamStatsBot
 from bot.config import Settings
 from bot.crypto import TokenCipher
 from bot.health import HealthCheck
+from bot.history import HistoryService
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
 from bot.supervisor import Supervisor
@@ -121,6 +122,9 @@ async def running_services(
             following = FollowingService(
                 accounts=accounts, oauth=oauth, stats=core.stats, top_n=settings.top_streams
             )
+            history = HistoryService(
+                core.stats, top_n=settings.top_streams, history_days=settings.history_days
+            )
             supervisor = Supervisor()
             point_discord_at(settings)
             bot = StreamStatsBot(
@@ -129,6 +133,7 @@ async def running_services(
                 refresher=core.refresher,
                 accounts=accounts,
                 following=following,
+                history=history,
                 leader=leader,
                 supervisor=supervisor,
             )
@@ -139,7 +144,11 @@ async def running_services(
                 clock=clock,
             )
             app = web_callback.create_app(
-                accounts=accounts, stats=core.stats, following=following, health=health
+                accounts=accounts,
+                stats=core.stats,
+                following=following,
+                history=history,
+                health=health,
             )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()

@@ -16,6 +16,7 @@ from bot.cache import StatsService
 from bot.command_sync import sync_if_changed
 from bot.config import Settings
 from bot.errors import LoginRequired, UserFacingError
+from bot.history import HistoryService
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
 from bot.replies import APOLOGY, reply_privately
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.following", "cogs.account")
+EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.following", "cogs.account", "cogs.history")
 
 
 class StreamStatsTree(app_commands.CommandTree):
@@ -70,6 +71,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     refresher: RefreshService
     accounts: AccountService
     following: FollowingService
+    history: HistoryService
     leader: LeaderLock
     supervisor: Supervisor
 
@@ -81,6 +83,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         refresher: RefreshService,
         accounts: AccountService,
         following: FollowingService,
+        history: HistoryService,
         leader: LeaderLock,
         supervisor: Supervisor,
     ) -> None:
@@ -98,6 +101,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         self.refresher = refresher
         self.accounts = accounts
         self.following = following
+        self.history = history
         self.leader = leader
         self.supervisor = supervisor
 

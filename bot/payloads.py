@@ -8,6 +8,7 @@ from typing import Any
 from bot.following import Following
 from bot.stats import AsOf, GameStat, HourCount, Order, StreamSummary, ranked
 from bot.streams import Stream
+from bot.trends import ChannelRecord, GameChange, GameTrend, Trends, Window
 
 
 def stream_summary(result: AsOf[StreamSummary]) -> dict[str, Any]:
@@ -98,5 +99,74 @@ def following(result: AsOf[Following]) -> dict[str, Any]:
                 "followed_streams": tag.followed_streams,
             }
             for tag in compared.shared_tags
+        ],
+    }
+
+
+def _window(window: Window) -> dict[str, Any]:
+    return {
+        "period": window.period,
+        "start_at": window.start.taken_at.isoformat(),
+        "end_at": window.end.taken_at.isoformat(),
+        "span_seconds": int(window.span.total_seconds()),
+        "shorter_than_period": window.short,
+        "snapshot_at": window.end.taken_at.isoformat(),
+    }
+
+
+def _change(change: GameChange) -> dict[str, Any]:
+    return {
+        "game_id": change.game_id,
+        "game_name": change.name,
+        "viewers_before": change.before,
+        "viewers_after": change.after,
+        "change": change.change,
+        "percent": change.percent,  # null: the game was not in the top at the start ("new")
+    }
+
+
+def trends(result: Trends) -> dict[str, Any]:
+    """The games that gained and lost most total viewers over the period, as /trends shows."""
+    return {
+        **_window(result.window),
+        "gainers": [_change(change) for change in result.gainers],
+        "losers": [_change(change) for change in result.losers],
+    }
+
+
+def game_trend(result: GameTrend) -> dict[str, Any]:
+    """One game over the period: its series, change and peak, as /trends game:<name> shows."""
+    return {
+        **_window(result.window),
+        "game_id": result.game_id,
+        "game_name": result.name,
+        "change": _change(result.change),
+        "peak": {
+            "at": result.peak.taken_at.isoformat(),
+            "total_viewers": result.peak.total_viewers,
+        },
+        "series": [
+            {"at": p.taken_at.isoformat(), "total_viewers": p.total_viewers, "streams": p.streams}
+            for p in result.points
+        ],
+    }
+
+
+def channel(record: ChannelRecord, top_n: int) -> dict[str, Any]:
+    """A channel now (null outside the top) and over the history, as /channel shows."""
+    now = record.now
+    return {
+        "user_id": record.user_id,
+        "login": record.login,
+        "top_n": top_n,
+        "now": None if now is None else {"rank": now.rank, "viewers": now.viewers},
+        "best_rank": record.best_rank,
+        "peak_viewers": record.peak_viewers,
+        "snapshots": record.snapshots,
+        "first_seen": record.first_seen.isoformat() if record.first_seen else None,
+        "last_seen": record.last_seen.isoformat() if record.last_seen else None,
+        "ranks": [
+            {"at": p.taken_at.isoformat(), "rank": p.rank, "viewers": p.viewers}
+            for p in record.points
         ],
     }

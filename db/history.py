@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot.trends import ChannelRank, GameTotal, SnapshotTotals
+from bot.trends import ChannelPoint, ChannelRank, GameTotal, SnapshotTotals
 from db import atomically
 from db.queries import _as_datetime, _connection, _sql
 
@@ -67,6 +67,76 @@ async def snapshots_with_history() -> list[SnapshotTotals]:
     conn = _connection()
     rows = await conn.execute_query_dict(_TOTALS + "ORDER BY snapshot_id")
     return [_totals(row) for row in rows]
+
+
+async def game_history(game_id: str, first: int, last: int) -> dict[int, GameTotal]:
+    """One game's totals by snapshot id, for the snapshots `first` to `last` (inclusive)."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT snapshot_id, game_id, name, streams, viewers, highest FROM history_games "
+            "WHERE game_id = ? AND snapshot_id BETWEEN ? AND ?",
+        ),
+        [game_id, first, last],
+    )
+    return {row["snapshot_id"]: _game_total(row) for row in rows}
+
+
+async def games_since(first: int) -> dict[str, str]:
+    """Every game seen in the snapshots from `first` on, by game id, with its newest name."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT game_id, name, snapshot_id FROM history_games WHERE snapshot_id >= ? "
+            "ORDER BY snapshot_id",
+        ),
+        [first],
+    )
+    return {row["game_id"]: row["name"] for row in rows}
+
+
+async def logins_since(first: int) -> set[str]:
+    """The logins of every channel in the history's top from snapshot `first` on."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(conn, "SELECT DISTINCT login FROM history_channels WHERE snapshot_id >= ?"),
+        [first],
+    )
+    return {row["login"] for row in rows}
+
+
+async def channel_of(login: str) -> str | None:
+    """The user id that most recently had `login` (logins are lower case), or None."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT user_id FROM history_channels WHERE login = ? "
+            "ORDER BY snapshot_id DESC LIMIT 1",
+        ),
+        [login],
+    )
+    return rows[0]["user_id"] if rows else None
+
+
+async def channel_history(user_id: str) -> list[ChannelPoint]:
+    """A channel's rank and viewers in every snapshot of the history it was in, oldest first."""
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT history_totals.taken_at, history_channels.rank, history_channels.viewers "
+            "FROM history_channels JOIN history_totals "
+            "ON history_totals.snapshot_id = history_channels.snapshot_id "
+            "WHERE history_channels.user_id = ? ORDER BY history_channels.snapshot_id",
+        ),
+        [user_id],
+    )
+    return [
+        ChannelPoint(_as_datetime(row["taken_at"]), row["rank"], row["viewers"]) for row in rows
+    ]
 
 
 async def prune_history(before: datetime) -> int:

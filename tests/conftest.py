@@ -22,6 +22,7 @@ from bot.accounts import AccountService
 from bot.cache import StatsService, open_cache
 from bot.crypto import TokenCipher
 from bot.health import HealthCheck
+from bot.history import HistoryService
 from bot.personal import FollowingService
 from bot.supervisor import Supervisor
 from bot.tokens import TokenSigner
@@ -213,6 +214,12 @@ def following(
 
 
 @pytest.fixture
+def history(stats: StatsService) -> HistoryService:
+    """The history service over the test's stats: the top is 1000 streams, kept 30 days."""
+    return HistoryService(stats, top_n=1000, history_days=30)
+
+
+@pytest.fixture
 def health(clock: Clock) -> HealthCheck:
     """The health check of a process whose refresh loop has not started yet."""
     return HealthCheck(
@@ -221,8 +228,12 @@ def health(clock: Clock) -> HealthCheck:
 
 
 @pytest.fixture
-async def client(database, accounts, stats, following, health) -> AsyncIterator[TestClient]:
+async def client(
+    database, accounts, stats, following, history, health
+) -> AsyncIterator[TestClient]:
     """The web app as `create_app` builds it, over the test database and services."""
-    app = create_app(accounts=accounts, stats=stats, following=following, health=health)
+    app = create_app(
+        accounts=accounts, stats=stats, following=following, history=history, health=health
+    )
     async with TestClient(TestServer(app)) as client:
         yield client

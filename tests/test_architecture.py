@@ -55,7 +55,13 @@ RULES: dict[str, Rule] = {
         may=("db", "bot.supervisor", "bot.stats", "bot.tokens"), never=("discord", "aiohttp")
     ),
     "bot.payloads": Rule(
-        may=("bot.stats", "bot.following", "bot.streams"), never=("discord", "aiohttp", "db")
+        may=("bot.stats", "bot.following", "bot.streams", "bot.trends"),
+        never=("discord", "aiohttp", "db"),
+    ),
+    # history: /trends and /channel over the stored history, per snapshot
+    "bot.history": Rule(
+        may=("bot.cache", "bot.errors", "bot.streams", "bot.trends", "db"),
+        never=("discord", "aiohttp"),
     ),
     "bot.cache": Rule(
         may=("db", "bot.stats", "bot.following", "bot.streams", "bot.errors"),
@@ -87,6 +93,9 @@ RULES: dict[str, Rule] = {
     "bot.embeds": Rule(
         may=("bot.stats", "bot.following", "bot.streams", "bot.errors"), never=("db", "aiohttp")
     ),
+    "bot.trend_embeds": Rule(
+        may=("bot.embeds", "bot.stats", "bot.trends"), never=("db", "aiohttp")
+    ),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
     "bot.replies": Rule(may=("bot.errors",), never=("db", "aiohttp")),
     "bot.paginator": Rule(
@@ -98,6 +107,7 @@ RULES: dict[str, Rule] = {
         may=(
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
             "bot.personal",
+            "bot.history",
             "bot.command_sync",
             *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
             "bot.streams",

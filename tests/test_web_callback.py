@@ -129,10 +129,12 @@ async def test_login_binds_the_browser_with_a_cookie_only_the_callback_gets(
     [("https://stats.example.org", "/callback"), ("https://example.org/stats", "/stats/callback")],
 )
 async def test_on_https_the_cookie_is_secure_and_follows_the_callbacks_path(
-    database, stats, following, http, fake_twitch, clock, health, public_url, path
+    database, stats, following, history, http, fake_twitch, clock, health, public_url, path
 ):
     accounts = account_service(http, fake_twitch, clock, public_url)
-    app = create_app(accounts=accounts, stats=stats, following=following, health=health)
+    app = create_app(
+        accounts=accounts, stats=stats, following=following, history=history, health=health
+    )
     async with TestClient(TestServer(app)) as client:
         state = yarl.URL(accounts.login_url("4242")).query["state"]
         reply = await client.get(f"/login?state={state}", allow_redirects=False)

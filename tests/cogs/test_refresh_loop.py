@@ -9,6 +9,7 @@ from discord.ext import tasks
 
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
+from bot.history import HistoryService
 from bot.refresh import RefreshService
 from bot.supervisor import REFRESH_LOOP, Supervisor
 from cogs.refresh import RefreshCog
@@ -40,6 +41,7 @@ def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> Strea
         refresher=refresher,
         accounts=accounts,
         following=following,
+        history=HistoryService(stats, top_n=100, history_days=30),
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
     )
