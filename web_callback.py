@@ -26,7 +26,7 @@ from bot.errors import (
     TwitchNotAnswering,
 )
 from bot.health import HealthCheck
-from bot.history import HistoryService, normal_login
+from bot.history import HistoryService, is_login
 from bot.personal import FollowingService
 from bot.stats import Order
 from bot.tokens import SessionClaims
@@ -232,9 +232,9 @@ async def api_channel(request: web.Request) -> web.Response:
     """GET /api/v1/channels/{login}: as /channel answers."""
     await _authorized(request)
     history = request.app[HISTORY]
-    login = normal_login(request.match_info["login"])
-    if not 0 < len(login) <= 100:
-        return _api_error(400, "login must be 1 to 100 characters")
+    login = request.match_info["login"]
+    if not is_login(login):
+        return _api_error(400, "login must be a Twitch login: letters, digits and underscores")
     record = await history.channel(login)
     if record is None:
         return _api_error(404, "that channel was not in the top within the kept history")

@@ -6,6 +6,7 @@ snapshot is committed, and every key below belongs to the current snapshot's id.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -34,9 +35,17 @@ RECENT = timedelta(days=1)  # channels suggested: those in the top within the la
 GAMES_SEEN = max(PERIODS.values())  # games suggested: those seen within the longest period
 
 
+LOGIN = re.compile(r"[a-z0-9_]{1,50}")  # Twitch logins: 4-25 of these; older ones shorter
+
+
 def normal_login(text: str) -> str:
     """A login as typed (`@Name`, spaces around) in the form Twitch stores it."""
     return text.strip().lstrip("@").strip().lower()
+
+
+def is_login(text: str) -> bool:
+    """Whether `text` (as typed) could be a Twitch login at all."""
+    return LOGIN.fullmatch(normal_login(text)) is not None
 
 
 def suggestions(names: Iterable[str], typed: str, limit: int = SUGGESTIONS) -> list[str]:
@@ -148,6 +157,8 @@ class HistoryService:
 
         Not kept per snapshot: anyone can ask for any login, and two indexed reads are cheap.
         """
+        if not is_login(login):
+            return None
         wanted = normal_login(login)
         now = (await self._top_now()).get(wanted)
         user_id = now[0] if now else await guarded(history.channel_of(wanted))

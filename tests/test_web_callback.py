@@ -24,7 +24,7 @@ async def store_snapshot(stats) -> SnapshotInfo:
     """A committed snapshot of 150 streams, as a refresh would leave it."""
     streams = make_streams(5, 150)
     info = await queries.replace_snapshot(
-        streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC)
+        streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC), history_channels=1000
     )
     await stats.snapshot_committed(info)
     return info
@@ -236,6 +236,8 @@ API = [
     "/api/v1/streams/top",
     "/api/v1/stats/hours",
     "/api/v1/me/following",
+    "/api/v1/trends",
+    "/api/v1/channels/streamer0",
 ]
 
 
