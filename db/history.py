@@ -89,8 +89,11 @@ async def games_since(first: int) -> dict[str, str]:
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            "SELECT game_id, name, snapshot_id FROM history_games WHERE snapshot_id >= ? "
-            "ORDER BY snapshot_id",
+            "SELECT history_games.game_id, history_games.name FROM history_games JOIN ("
+            "SELECT game_id, MAX(snapshot_id) AS newest FROM history_games "
+            "WHERE snapshot_id >= ? GROUP BY game_id) AS seen "
+            "ON history_games.game_id = seen.game_id "
+            "AND history_games.snapshot_id = seen.newest",
         ),
         [first],
     )

@@ -1,0 +1,213 @@
+"""History benchmark: what keeping history costs, in time and space, and how fast it reads.
+
+    .venv/bin/python -m bench.history [--repeat 9] [--postgres URL] [--quick]
+
+(a) The history write's share of `replace_snapshot`: the snapshot write of 1000 streams with
+    history (totals, ~250 games, the top 1000 channels) against the same write without it,
+    alternated, in the same run.
+(b) A simulated 30 days: 2,880 snapshots of history at 15 minutes (the viewers change every
+    snapshot), then rows per table, bytes per snapshot (SQLite `dbstat`, PostgreSQL
+    `pg_total_relation_size`, indexes included) and the database's size.
+(c) Reads at that size, each answered from scratch (no per-snapshot memo): `/trends 7d` (and
+    24h), one game over 7 days, `/channel`, the game suggestions; against the SQL engine's
+    `/gamestats` over the current snapshot (`queries.game_stats`) in the same run.
+
+`--quick`: 200 streams, one day of history (96 snapshots), 3 rounds. Both databases run; the
+PostgreSQL half needs a server (`--postgres` or $TEST_POSTGRES_URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tortoise import connections
+
+from bench._support import command_line, database, scratch_postgres, timed
+from bot.cache import StatsService, open_cache
+from bot.history import HistoryService
+from bot.twitch import parse_stream
+from db import atomically, queries
+from tests.fakes.twitch import random_streams
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+EVERY = timedelta(minutes=15)
+BATCH = 96  # simulated snapshots per transaction (a day): the simulation is not what is timed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How big and how often: the published figures, or `--quick`."""
+
+    rows: int
+    snapshots: int
+    repeat: int
+
+
+def ms(times: list[float]) -> str:
+    return f"median {statistics.median(times) * 1000:7.2f} ms (min {min(times) * 1000:.2f})"
+
+
+def streams(plan: Plan) -> list:
+    # ~300 games in the catalogue: about 250 are played in a top 1000, as on Twitch.
+    return [parse_stream(p) for p in random_streams(plan.rows, seed=5, games=300)]
+
+
+async def bench_write(engine: str, plan: Plan) -> None:
+    rows = streams(plan)
+    moments = iter(T0 + EVERY * n for n in range(10**6))
+
+    async def write(history: int | None) -> None:
+        await queries.replace_snapshot(
+            rows, pages=10, duplicates_dropped=0, taken_at=next(moments), history_channels=history
+        )
+
+    await write(1000)  # the old snapshot to replace exists from here on
+    without: list[float] = []
+    with_history: list[float] = []
+    for _ in range(plan.repeat):  # alternated: both see the same machine
+        without += await timed(lambda: write(None), 1)
+        with_history += await timed(lambda: write(1000), 1)
+    base, ours = statistics.median(without), statistics.median(with_history)
+    print(f"(a) {engine}: replace_snapshot of {len(rows)} streams")
+    print(f"    without history {ms(without)}")
+    print(f"    with history    {ms(with_history)}")
+    print(f"    history's share {(ours - base) / base * 100:5.1f}% of the snapshot write")
+
+
+async def simulate(plan: Plan) -> None:
+    """`plan.snapshots` snapshots of history, each of the streams with changed viewers."""
+    connections.get("default")
+    sql = queries._sql
+
+    async def day(first: int) -> None:
+        async def work(tx) -> None:
+            for n in range(first, min(first + BATCH, plan.snapshots)):
+                inserted = await tx.execute_query_dict(
+                    sql(
+                        tx,
+                        "INSERT INTO snapshots (taken_at, stream_count, pages, "
+                        "duplicates_dropped) VALUES (?, ?, 10, 0) RETURNING id",
+                    ),
+                    [T0 + EVERY * n, plan.rows],
+                )
+                # Viewers drift every snapshot: streams overtake each other, games rise and fall.
+                await tx.execute_query(
+                    sql(tx, "UPDATE streams SET viewer_count = (viewer_count * 31 + ?) % 20011"),
+                    [n],
+                )
+                await queries._write_history(
+                    tx, inserted[0]["id"], T0 + EVERY * n, current, plan.rows
+                )
+
+        await atomically(work)
+
+    loaded = await queries.load_streams()
+    current = loaded.value if loaded else ()
+    started = time.perf_counter()
+    for first in range(0, plan.snapshots, BATCH):
+        await day(first)
+    print(f"    simulated {plan.snapshots:,} snapshots in {time.perf_counter() - started:.0f} s")
+
+
+async def sizes(engine: str, plan: Plan, database_bytes: int) -> None:
+    conn = connections.get("default")
+    counts = {}
+    for table in ("history_totals", "history_games", "history_channels"):
+        rows = await conn.execute_query_dict(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608
+        counts[table] = int(rows[0]["n"])
+    if engine == "SQLite":
+        rows = await conn.execute_query_dict(
+            "SELECT SUM(pgsize) AS size FROM dbstat WHERE name LIKE '%history%'"
+        )
+    else:
+        rows = await conn.execute_query_dict(
+            "SELECT pg_total_relation_size('history_totals') + "
+            "pg_total_relation_size('history_games') + "
+            "pg_total_relation_size('history_channels') AS size"
+        )
+    history_bytes = int(rows[0]["size"])
+    snapshots = counts["history_totals"]
+    print(f"(b) {engine}: {snapshots:,} snapshots of history")
+    print("    rows " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
+    print(
+        f"    history {history_bytes / 2**20:7.1f} MiB = {history_bytes / snapshots / 1024:.1f} "
+        f"KiB per snapshot; whole database {database_bytes / 2**20:.1f} MiB"
+    )
+
+
+async def reads(engine: str, plan: Plan) -> None:
+    stats = StatsService(open_cache("memory://"))
+    await stats.rows()  # the current snapshot's rows, as a running bot holds them
+
+    def fresh() -> HistoryService:
+        return HistoryService(stats, top_n=plan.rows, history_days=30)
+
+    game = next(iter((await fresh().game_names()).keys()))
+    login = (await stats.rows()).value[0].user_login
+    results = {
+        "/trends 7d": lambda: fresh().trends("7d"),
+        "/trends 24h": lambda: fresh().trends("24h"),
+        "/trends game 7d": lambda: fresh().game_trend(game, "7d"),
+        "/channel": lambda: fresh().channel(login),
+        "game suggestions": lambda: fresh().game_suggestions("a"),
+        "baseline: /gamestats SQL": queries.game_stats,
+    }
+    print(f"(c) {engine}: reads at that size, from scratch each time")
+    for name, read in results.items():
+        times = await timed(read, plan.repeat)
+        print(f"    {name:<26} {ms(times)}")
+    await stats.close()
+
+
+async def run(engine: str, url: str, plan: Plan, size_of) -> None:
+    async with database(url):
+        await bench_write(engine, plan)
+        await simulate(plan)
+        await queries.replace_snapshot(  # the newest snapshot, through the product's own path
+            streams(plan),
+            pages=10,
+            duplicates_dropped=0,
+            taken_at=T0 + EVERY * plan.snapshots,
+            history_channels=plan.rows,
+        )
+        await sizes(engine, plan, await size_of())
+        await reads(engine, plan)
+
+
+async def main() -> None:
+    args = command_line(__doc__, postgres=True)
+    args.add_argument("--repeat", type=int, default=9)
+    options = args.parse_args()
+    plan = (
+        Plan(rows=200, snapshots=96, repeat=3)
+        if options.quick
+        else Plan(rows=1000, snapshots=2880, repeat=options.repeat)
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "history.sqlite3"
+
+        async def file_size() -> int:
+            return path.stat().st_size
+
+        await run("SQLite", f"sqlite://{path}", plan, file_size)
+    if not options.postgres:
+        print("PostgreSQL skipped: pass --postgres URL or set TEST_POSTGRES_URL")
+        return
+    async with scratch_postgres(options.postgres, "streamstats_bench_history") as url:
+
+        async def database_size() -> int:
+            conn = connections.get("default")
+            rows = await conn.execute_query_dict("SELECT pg_database_size(current_database()) AS n")
+            return int(rows[0]["n"])
+
+        await run("PostgreSQL", url, plan, database_size)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
