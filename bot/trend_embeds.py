@@ -18,6 +18,7 @@ from bot.embeds import (
     COLOUR,
     EMBED_TITLE_LIMIT,
     LOGIN_URL_LIMIT,
+    NAME_LIMIT,
     ONE_NAME_LIMIT,
     count,
     footer,
@@ -88,7 +89,8 @@ def _change_lines(changes: Sequence[GameChange], nothing: str) -> str:
     if not changes:
         return nothing
     return "\n".join(
-        f"{n}. **{_name(c.name, 40)}** {change_text(c)}" for n, c in enumerate(changes, start=1)
+        f"{n}. **{_name(c.name, NAME_LIMIT)}** {change_text(c)}"
+        for n, c in enumerate(changes, start=1)
     )
 
 
@@ -131,8 +133,8 @@ def _spread(items: Sequence, most: int) -> list:
 def game_trend_embed(trend: GameTrend, refresh_minutes: float) -> discord.Embed:
     """/trends game:<name>: the game's total viewers and streams over the period."""
     window = trend.window
-    title = f"{_name(trend.name, 200)} over {PERIOD_WORDS[window.period]}"
-    embed = _embed(safe(title, EMBED_TITLE_LIMIT), window, refresh_minutes)
+    title = f"{_name(trend.name, ONE_NAME_LIMIT)} over {PERIOD_WORDS[window.period]}"
+    embed = _embed(title, window, refresh_minutes)
     latest = trend.points[-1]
     embed.add_field(name="Total viewers now", value=count(latest.total_viewers))
     embed.add_field(name="Live streams now", value=count(latest.streams))
