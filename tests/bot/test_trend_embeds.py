@@ -23,7 +23,7 @@ from bot.trends import (
 )
 from tests.bot.test_embeds import hostile, refused
 from tests.fakes.discord import choice_violations, message_violations
-from tests.markdown import live_markdown, template
+from tests.markdown import live_markdown, shown, template
 from tests.strategies import game_ids, hostile_names, logins
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -113,6 +113,9 @@ def test_game_trend_embed_passes_discord_whatever_the_name_and_series(name, wind
     embed = trend_embeds.game_trend_embed(trend, 15)
 
     assert refused(embed) == []
+    title = template(r"{} over the last (hour|6 hours|24 hours|7 days)").fullmatch(embed.title)
+    assert title, embed.title  # the name escaped once, as it reads
+    assert live_markdown(title[1], line_start=True) == []
     assert len(embed.fields[-1].value.splitlines()) == min(len(points), 12)
 
 
@@ -162,3 +165,15 @@ def test_durations_read_in_the_largest_whole_unit():
     assert [
         trend_embeds.duration(timedelta(seconds=s)) for s in (30, 60, 25 * 60, 7200, 86400 * 3)
     ] == ["less than a minute", "1 minute", "25 minutes", "2 hours", "3 days"]
+
+
+def test_a_games_trend_title_shows_the_name_as_written():
+    window = Window("1h", totals(1, T0), totals(2, T0 + timedelta(hours=1)), short=False)
+    point = GamePoint(T0, 10, 1)
+    change = GameChange("1", "a_b *c*", 10, 10, 0, 0.0)
+    trend = GameTrend(window, "1", "a_b *c*", (point,), change, point)
+
+    embed = trend_embeds.game_trend_embed(trend, 15)
+
+    assert embed.title == r"a\_b \*c\* over the last hour"
+    assert shown(embed.title) == "a_b *c* over the last hour"
