@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from bot.cache import StatsService
 from bot.errors import NoDataYet
+from bot.stats import NO_CATEGORY
 from bot.streams import by_viewers
 from bot.trends import (
     PERIODS,
@@ -95,7 +96,10 @@ class HistoryService:
         return await self._once(("trends", period), compute)
 
     async def game_names(self) -> dict[str, str]:
-        """The games seen within the longest period, by game id, with their newest names."""
+        """The games seen within the longest period, by game id, with their newest names.
+
+        Streams without a category are one game (id "") named `NO_CATEGORY`, as in /gamestats.
+        """
 
         async def compute() -> dict[str, str]:
             snapshots = await self.snapshots()
@@ -103,7 +107,8 @@ class HistoryService:
                 return {}
             since = snapshots[-1].taken_at - GAMES_SEEN
             first = next(s.snapshot_id for s in snapshots if s.taken_at >= since)
-            return await guarded(history.games_since(first))
+            names = await guarded(history.games_since(first))
+            return {game_id: name or NO_CATEGORY for game_id, name in names.items()}
 
         return await self._once("game-names", compute)
 

@@ -60,7 +60,7 @@ RULES: dict[str, Rule] = {
     ),
     # history: /trends and /channel over the stored history, per snapshot
     "bot.history": Rule(
-        may=("bot.cache", "bot.errors", "bot.streams", "bot.trends", "db"),
+        may=("bot.cache", "bot.errors", "bot.stats", "bot.streams", "bot.trends", "db"),
         never=("discord", "aiohttp"),
     ),
     "bot.cache": Rule(

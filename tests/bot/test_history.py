@@ -11,6 +11,7 @@ import pytest
 from bot.errors import NoDataYet
 from bot.history import HistoryService
 from bot.refresh import RefreshService
+from bot.stats import NO_CATEGORY
 from db import history as stored
 from tests.fakes.twitch import make_stream
 
@@ -167,3 +168,16 @@ async def test_no_history_days_writes_nothing_and_prunes_what_exists(
     assert await service.trends("24h") is None
     record = await service.channel("streamer0")  # still in the top now, without history
     assert (record.now.rank, record.snapshots, record.best_rank) == (1, 0, None)
+
+
+async def test_streams_without_a_category_are_one_game_named_no_category(
+    refresher, service, fake_twitch, clock
+):
+    await refresh(refresher, fake_twitch, clock, streams(("", "", [10, 5]), (LOL, "LoL", [1])))
+    await refresh(refresher, fake_twitch, clock, streams(("", "", [40]), (LOL, "LoL", [1])))
+
+    [(name, game_id)] = await service.game_suggestions("no cat")
+    assert (name, game_id) == (NO_CATEGORY, "")
+    assert await service.find_game(NO_CATEGORY) == ""  # what the suggestion sends back
+    trend = await service.game_trend("", "1h")
+    assert [(p.total_viewers, p.streams) for p in trend.points] == [(15, 2), (40, 1)]
