@@ -3,6 +3,7 @@ the real bot process, the fake Discord and the fake Twitch."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -145,6 +146,28 @@ async def test_channel_suggests_logins_now_and_of_the_last_day(world):
     names = [c["name"] for c in (await interaction.wait_for_response())["data"]["choices"]]
 
     assert names == ["streamer0", "streamer1", "streamer2", "streamer3", "streamer4"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("trends", {}),
+        ("trends", {"game": "Minecraft", "period": "7d"}),
+        ("channel", {"login": "streamer1"}),
+    ],
+    ids=str,
+)
+async def test_an_answer_at_hand_is_one_rest_call(world, options):
+    command, values = options
+    await (await world.slash(command, values)).wait_for_message()  # warm, as in use
+
+    interaction = await world.slash(command, values)
+    await interaction.wait_for_message()
+    await asyncio.sleep(0.3)  # anything else the bot would send for it arrives by now
+
+    callback = f"/interactions/{interaction.id}/{interaction.token}/callback"
+    assert interaction.rest_calls() == [("POST", callback)]
+    assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral
 
 
 async def test_every_interaction_was_answered_in_time(world):
