@@ -86,7 +86,9 @@ async def core_services(settings: Settings) -> AsyncIterator[Core]:
     stats = StatsService(open_cache(settings.cache_url))
     try:
         async with aiohttp.ClientSession() as http:
-            twitch = TwitchClient(http, TwitchApp.from_settings(settings))
+            twitch = TwitchClient(
+                http, TwitchApp.from_settings(settings), headroom=settings.ratelimit_headroom
+            )
             refresher = RefreshService(twitch, stats, top_streams=settings.top_streams)
             yield Core(settings, stats, twitch, refresher, http)
     finally:

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.cache import StatsService
 from bot.errors import TwitchError
 from bot.stats import SnapshotInfo
-from bot.twitch import TwitchClient
+from bot.twitch import StreamWalk, TopStreams, TwitchClient, WalkProgress, ranked
 from db import DATABASE_ERRORS, guarded, queries
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,42 @@ class RefreshOutcome:
         if self.snapshot is None:
             return f"refresh failed, keeping the previous snapshot: {self.error}"
         return (
-            f"refresh ok: snapshot {self.snapshot.id}, {self.snapshot.stream_count} streams, "
-            f"{self.pages} pages, {self.duplicates_dropped} duplicates dropped, "
+            f"refresh ok: snapshot {self.snapshot.id}, {self.snapshot.stream_count:,} streams, "
+            f"{self.pages} pages, {self.duplicates_dropped} seen twice (dropped), "
             f"{self.duration:.2f} s"
+        )
+
+
+ProgressHook = Callable[[WalkProgress, int | None], None]  # (progress, streams expected)
+
+
+class ProgressLog:
+    """Logs a walk's progress at every 10% of the streams expected, and at least every 10 s."""
+
+    def __init__(self, expected: int | None, *, every: float = 10.0) -> None:
+        self._expected = expected
+        self._every = every
+        self._next_share = 0.1
+        self._last_log = time.monotonic()
+
+    def page(self, progress: WalkProgress) -> None:
+        """Note one more page; log if a tenth of the way or `every` seconds have passed."""
+        share = progress.streams / self._expected if self._expected else 0.0
+        now = time.monotonic()
+        if share < self._next_share and now - self._last_log < self._every:
+            return
+        while self._next_share <= share:
+            self._next_share += 0.1
+        self._last_log = now
+        budget = "unknown" if progress.budget_left is None else str(progress.budget_left)
+        done = f" ({min(share, 1.0):.0%} of {self._expected:,})" if self._expected else ""
+        log.info(
+            "refresh: %d pages, %s streams%s, %d seen twice, rate budget left %s",
+            progress.pages,
+            f"{progress.streams:,}",
+            done,
+            progress.duplicates,
+            budget,
         )
 
 
@@ -59,14 +93,16 @@ class RefreshService:
         twitch: TwitchClient,
         stats: StatsService,
         *,
-        top_streams: int,
+        top_streams: int | None,
         rng: random.Random | None = None,
     ) -> None:
+        """`top_streams`: how many of the most-watched streams to keep; None keeps every one."""
         self._twitch = twitch
         self._stats = stats
         self._top_streams = top_streams
         self._rng = rng or random.SystemRandom()
         self._lock = asyncio.Lock()
+        self._last_count = 0  # streams of the last walk: what "10%" means when walking them all
         self.last_outcome: RefreshOutcome | None = None
 
     @property
@@ -74,8 +110,10 @@ class RefreshService:
         """True while a refresh is in progress."""
         return self._lock.locked()
 
-    async def refresh(self) -> RefreshOutcome | None:
+    async def refresh(self, on_progress: ProgressHook | None = None) -> RefreshOutcome | None:
         """Run one refresh unless one is already running (then return None at once).
+
+        `on_progress` hears of every page the walk over Twitch reads (for a progress bar).
 
         Never raises (except cancellation): failures are logged and returned as the outcome.
         """
@@ -85,7 +123,7 @@ class RefreshService:
         async with self._lock:
             started = time.perf_counter()
             try:
-                outcome = await self._refresh(started)
+                outcome = await self._refresh(started, on_progress)
             except TwitchError as error:
                 log.error("refresh failed, keeping the previous snapshot: %s", error)
                 outcome = self._failed(started, error.public)
@@ -112,10 +150,25 @@ class RefreshService:
         """The latest refresh attempt, whichever process made it."""
         return await guarded(queries.last_refresh_run())
 
-    async def _refresh(self, started: float) -> RefreshOutcome:
-        fetched = await self._twitch.fetch_top_streams(self._top_streams)
+    async def _fetch(self, on_progress: ProgressHook | None) -> TopStreams:
+        """Walk Get Streams, logging progress every 10% of the expected streams or 10 s."""
+        walk = self._twitch.walk_streams(self._top_streams)
+        expected = self._top_streams or (self._last_count or None)
+        report = ProgressLog(expected)
+
+        def after_page(walk: StreamWalk) -> None:
+            progress = self._twitch.progress(walk)
+            report.page(progress)
+            if on_progress is not None:
+                on_progress(progress, expected)
+
+        return await ranked(walk, after_page)
+
+    async def _refresh(self, started: float, on_progress: ProgressHook | None) -> RefreshOutcome:
+        fetched = await self._fetch(on_progress)
         if not fetched.streams:
             return self._failed(started, NO_STREAMS, log_it=True)
+        self._last_count = len(fetched.streams)
         streams = list(fetched.streams)
         self._rng.shuffle(streams)  # the specification asks for the rows in random order
         snapshot = await queries.replace_snapshot(
