@@ -14,7 +14,7 @@ from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
 from bot.paginator import RestoredTopPage, list_paginator, top_paginator
 from bot.replies import Reply, Sendable, answer
-from bot.stats import Order, find_game, games_matching
+from bot.stats import Order, find_game
 
 if TYPE_CHECKING:
     from bot.client import StreamStatsBot
@@ -97,10 +97,10 @@ class StatsCog(commands.Cog):
         """Games of the current snapshot whose name contains what was typed (at most 25)."""
         try:
             async with asyncio.timeout(SUGGESTIONS_BUDGET):
-                result = await self.bot.stats.game_stats("memory")
+                index = await self.bot.stats.game_index()
         except (NoDataYet, TimeoutError, UserFacingError):
             return []  # autocomplete cannot be deferred: no suggestions beats a failed box
-        return embeds.game_choices(games_matching(result.value, current))
+        return embeds.game_choices(index.value.matching(current))
 
     @app_commands.command(name="hours")
     @app_commands.describe(source=SOURCE_HELP)
