@@ -37,10 +37,12 @@ RULES: dict[str, Rule] = {
     "bot.streams": LEAF,
     "bot.stats": Rule(may=("bot.streams",), never=FRAMEWORKS),
     "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
+    "bot.trends": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
     # adapters
     "db.*": Rule(
-        may=("db", "bot.stats", "bot.streams", "bot.errors"), never=("discord", "aiohttp")
+        may=("db", "bot.stats", "bot.streams", "bot.trends", "bot.errors"),
+        never=("discord", "aiohttp"),
     ),
     "bot.twitch": Rule(may=("bot.config", "bot.errors", "bot.streams"), never=("discord",)),
     "bot.twitch_oauth": Rule(
