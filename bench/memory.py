@@ -34,13 +34,13 @@ async def child(size: int, database_url: str) -> dict[str, float]:
     import bot.app  # noqa: F401  (everything the bot imports)
     from bench.stats import make_rows
     from bot.cache import StatsService, open_cache
-    from db import queries
+    from db import snapshots
 
     async with database(database_url):
         stats = StatsService(open_cache("memory://"))
         baseline = peak_rss_mib()
         rows = make_rows(size)
-        snapshot = await queries.replace_snapshot(
+        snapshot = await snapshots.replace_snapshot(
             rows, pages=size // 100, duplicates_dropped=0, taken_at=datetime.now(UTC)
         )
         del rows  # the bot keeps only what the cache holds

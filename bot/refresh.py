@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from bot.cache import StatsService
 from bot.errors import TwitchError
 from bot.stats import SnapshotInfo
-from bot.twitch import StreamWalk, TopStreams, TwitchClient, WalkProgress, ranked
+from bot.twitch import TwitchClient, WalkProgress
 from db import DATABASE_ERRORS, guarded, history, queries
+from db.snapshots import SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -156,34 +157,27 @@ class RefreshService:
         """The latest refresh attempt, whichever process made it."""
         return await guarded(queries.last_refresh_run())
 
-    async def _fetch(self, on_progress: ProgressHook | None) -> TopStreams:
-        """Walk Get Streams, logging progress every 10% of the expected streams or 10 s."""
+    async def _refresh(self, started: float, on_progress: ProgressHook | None) -> RefreshOutcome:
+        """Walk Get Streams, staging each page as it comes, then swap the snapshot in."""
         walk = self._twitch.walk_streams(self._top_streams)
         expected = self._top_streams or (self._last_count or None)
         report = ProgressLog(expected)
-
-        def after_page(walk: StreamWalk) -> None:
-            progress = self._twitch.progress(walk)
-            report.page(progress)
-            if on_progress is not None:
-                on_progress(progress, expected)
-
-        return await ranked(walk, after_page)
-
-    async def _refresh(self, started: float, on_progress: ProgressHook | None) -> RefreshOutcome:
-        fetched = await self._fetch(on_progress)
-        if not fetched.streams:
-            return self._failed(started, NO_STREAMS, log_it=True)
-        self._last_count = len(fetched.streams)
-        streams = list(fetched.streams)
-        self._rng.shuffle(streams)  # the specification asks for the rows in random order
-        snapshot = await queries.replace_snapshot(
-            streams,
-            pages=fetched.pages,
-            duplicates_dropped=fetched.duplicates_dropped,
-            taken_at=self._clock(),
-            history_channels=self._history_channels if self._history_days else None,
-        )
+        history_channels = self._history_channels if self._history_days else None
+        async with SnapshotWriter(
+            history_channels=history_channels, shuffle=self._rng.shuffle
+        ) as writer:
+            async for page in walk:
+                await writer.add(page)
+                progress = self._twitch.progress(walk)
+                report.page(progress)
+                if on_progress is not None:
+                    on_progress(progress, expected)
+            if walk.unique == 0:
+                return self._failed(started, NO_STREAMS, log_it=True)
+            snapshot = await writer.commit(
+                pages=walk.pages, duplicates_dropped=walk.duplicates, taken_at=self._clock()
+            )
+        self._last_count = snapshot.stream_count
         try:
             await self._stats.snapshot_committed(snapshot)
         except Exception:
@@ -194,8 +188,8 @@ class RefreshService:
             finished_at=datetime.now(UTC),
             duration=time.perf_counter() - started,
             snapshot=snapshot,
-            pages=fetched.pages,
-            duplicates_dropped=fetched.duplicates_dropped,
+            pages=walk.pages,
+            duplicates_dropped=walk.duplicates,
         )
         log.info("%s", outcome.summary)
         return outcome

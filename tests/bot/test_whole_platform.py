@@ -10,6 +10,7 @@ import pytest
 from bot.refresh import RefreshService
 from bot.twitch import StreamWalk, TwitchClient, parse_stream
 from db import queries
+from tests.bot.test_refresh import staging_left
 from tests.conftest import app_of
 from tests.fakes.twitch import make_stream, random_streams
 
@@ -91,7 +92,9 @@ async def test_the_headroom_stays_for_others(http, platform):
     assert min(remaining) >= 25 - 2  # a point or two spent while the refill was estimated
 
 
-async def test_a_fault_at_page_150_of_200_keeps_the_previous_snapshot(everything, platform):
+async def test_a_fault_at_page_150_of_200_keeps_the_previous_snapshot(
+    database, everything, platform
+):
     first = await everything.refresh()
     before = await stored_ids()
     platform.streams = random_streams(STREAMS, seed=12, games=300)
@@ -103,6 +106,7 @@ async def test_a_fault_at_page_150_of_200_keeps_the_previous_snapshot(everything
     assert helix_pages(platform) == 200 + 149 + 4  # the walk got to page 150, tried it 4 times
     assert await stored_ids() == before
     assert await queries.latest_snapshot() == first.snapshot
+    assert not await staging_left(database)
     again = await everything.refresh()
     assert again.ok
     assert await stored_ids() == {stream["id"] for stream in platform.streams}
