@@ -26,6 +26,7 @@ from bot.cache import StatsService, open_cache
 from bot.client import StreamStatsBot
 from bot.config import Settings
 from bot.crypto import TokenCipher
+from bot.digest_service import DigestService
 from bot.health import HealthCheck
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
@@ -123,6 +124,9 @@ async def running_services(
                 refresher=core.refresher,
                 accounts=accounts,
                 following=following,
+                digests=DigestService(
+                    stats=core.stats, clock=clock, refresh_minutes=settings.refresh_minutes
+                ),
                 leader=leader,
                 supervisor=supervisor,
             )

@@ -15,6 +15,7 @@ from bot.accounts import AccountService
 from bot.cache import StatsService
 from bot.command_sync import sync_if_changed
 from bot.config import Settings
+from bot.digest_service import DigestService
 from bot.errors import LoginRequired, UserFacingError
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.following", "cogs.account")
+EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.following", "cogs.account", "cogs.digest")
 
 
 class StreamStatsTree(app_commands.CommandTree):
@@ -70,6 +71,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     refresher: RefreshService
     accounts: AccountService
     following: FollowingService
+    digests: DigestService
     leader: LeaderLock
     supervisor: Supervisor
 
@@ -81,6 +83,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         refresher: RefreshService,
         accounts: AccountService,
         following: FollowingService,
+        digests: DigestService,
         leader: LeaderLock,
         supervisor: Supervisor,
     ) -> None:
@@ -98,6 +101,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         self.refresher = refresher
         self.accounts = accounts
         self.following = following
+        self.digests = digests
         self.leader = leader
         self.supervisor = supervisor
 

@@ -38,9 +38,11 @@ RULES: dict[str, Rule] = {
     "bot.stats": Rule(may=("bot.streams",), never=FRAMEWORKS),
     "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
+    "bot.digest": Rule(may=("bot.stats", "bot.streams"), never=FRAMEWORKS),
     # adapters
     "db.*": Rule(
-        may=("db", "bot.stats", "bot.streams", "bot.errors"), never=("discord", "aiohttp")
+        may=("db", "bot.stats", "bot.streams", "bot.errors", "bot.digest"),
+        never=("discord", "aiohttp"),
     ),
     "bot.twitch": Rule(may=("bot.config", "bot.errors", "bot.streams"), never=("discord",)),
     "bot.twitch_oauth": Rule(
@@ -75,6 +77,14 @@ RULES: dict[str, Rule] = {
         ),
         never=("discord", "aiohttp"),
     ),
+    # digests: settings, and the due ones posted by the refreshing process
+    "bot.digest_service": Rule(
+        may=(
+            *("bot.cache", "bot.digest", "bot.digest_embeds", "bot.stats", "bot.tokens"),
+            "db",
+        ),
+        never=("aiohttp",),
+    ),
     # background loops: supervised without knowing discord (web_callback reads their status)
     "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
     # slash commands published only when changed (a digest kept in the database)
@@ -84,6 +94,9 @@ RULES: dict[str, Rule] = {
     # Discord UI
     "bot.embeds": Rule(
         may=("bot.stats", "bot.following", "bot.streams", "bot.errors"), never=("db", "aiohttp")
+    ),
+    "bot.digest_embeds": Rule(
+        may=("bot.digest", "bot.embeds", "bot.stats", "bot.streams"), never=("db", "aiohttp")
     ),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
     "bot.replies": Rule(may=("bot.errors",), never=("db", "aiohttp")),
@@ -96,6 +109,7 @@ RULES: dict[str, Rule] = {
         may=(
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
             "bot.personal",
+            "bot.digest_service",
             "bot.command_sync",
             *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
             "bot.streams",

@@ -9,8 +9,10 @@ from discord.ext import tasks
 
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
+from bot.digest_service import DigestService
 from bot.refresh import RefreshService
 from bot.supervisor import REFRESH_LOOP, Supervisor
+from bot.tokens import utc_now
 from cogs.refresh import RefreshCog
 from db import queries
 from db.leader import AlwaysLeader, LeaderLock, PostgresLeaderLock
@@ -40,6 +42,7 @@ def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> Strea
         refresher=refresher,
         accounts=accounts,
         following=following,
+        digests=DigestService(stats=stats, clock=utc_now, refresh_minutes=0.01),
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
     )
