@@ -36,9 +36,10 @@ def _change(game: GameLine) -> str:
 
 
 def _game_line(rank: int, game: GameLine, compared: bool) -> str:
+    streams = "stream" if game.streams == 1 else "streams"
     line = (
         f"`{rank}.` **{safe(game.label)}** — {count(game.total_viewers)} viewers · "
-        f"{count(game.streams)} streams"
+        f"{count(game.streams)} {streams}"
     )
     return f"{line} · {_change(game)}" if compared else line
 

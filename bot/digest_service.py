@@ -94,6 +94,11 @@ class DigestService:
             return
         self._round = asyncio.create_task(self.post_due(client, snapshot))
 
+    @property
+    def posting(self) -> asyncio.Task[int] | None:
+        """The latest round of posting started by `after_refresh` (done or not)."""
+        return self._round
+
     async def close(self) -> None:
         """Stop a round of posting (its current claim stays: that period is skipped)."""
         if self._round is not None:

@@ -845,6 +845,7 @@ class FakeDiscord(LoopbackServer):
     * ``interactions`` - every dispatched :class:`Interaction` by id;
     * ``messages`` - every live message by id (interaction responses, follow-ups, channel posts);
     * ``channel_messages`` - messages POSTed to ``/channels/{id}/messages``, in order;
+    * ``denied_channels`` - channels the bot may not post in (set by the test: 403, 50013);
     * ``identifies`` / ``resumes`` / ``presences`` - gateway traffic from the bot.
     """
 
@@ -887,6 +888,7 @@ class FakeDiscord(LoopbackServer):
         self.interactions: dict[int, Interaction] = {}
         self.messages: dict[int, JSON] = {}
         self.channel_messages: list[JSON] = []
+        self.denied_channels: set[int] = set()
         self.identifies: list[JSON] = []
         self.resumes = 0
         self.presences: list[JSON] = []
@@ -975,22 +977,9 @@ class FakeDiscord(LoopbackServer):
         call :meth:`announce_guild` afterwards to send it to a running bot.
         """
         channel_id = channel_id if channel_id is not None else self._ids.next()
-        guild = _Guild(id=guild_id, name=name, channel_ids=[channel_id], owner_id=self.owner_id)
+        guild = _Guild(id=guild_id, name=name, channel_ids=[], owner_id=self.owner_id)
         self._guilds[guild_id] = guild
-        self._channels[channel_id] = {
-            "id": str(channel_id),
-            "type": 0,
-            "guild_id": str(guild_id),
-            "name": "general",
-            "position": 0,
-            "permission_overwrites": [],
-            "parent_id": None,
-            "nsfw": False,
-            "topic": None,
-            "last_message_id": None,
-            "rate_limit_per_user": 0,
-            "flags": 0,
-        }
+        self.add_channel(guild_id, name="general", channel_id=channel_id)
         everyone = {
             "id": str(guild_id),
             "name": "@everyone",
@@ -1018,6 +1007,36 @@ class FakeDiscord(LoopbackServer):
         self._roles[guild_id] = everyone
         self._roles[bot_role_id] = bot_role
         guild.role_ids = [guild_id, bot_role_id]
+
+    def add_channel(
+        self, guild_id: int, *, name: str = "general", channel_id: int | None = None
+    ) -> int:
+        """Add a text channel to a guild; its id. The guild's first channel is where commands
+        are run; a channel added after the bot identified is known to it only by its id."""
+        channel_id = channel_id if channel_id is not None else self._ids.next()
+        self._guilds[guild_id].channel_ids.append(channel_id)
+        self._channels[channel_id] = {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": len(self._guilds[guild_id].channel_ids) - 1,
+            "permission_overwrites": [],
+            "parent_id": None,
+            "nsfw": False,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+        return channel_id
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel: posting there answers 404 Unknown Channel (10003) from now on."""
+        del self._channels[channel_id]
+        for guild in self._guilds.values():
+            if channel_id in guild.channel_ids:
+                guild.channel_ids.remove(channel_id)
 
     async def announce_guild(self, guild_id: int) -> None:
         """Send GUILD_CREATE for ``guild_id`` to the shard that owns it (the bot joined it)."""
@@ -2164,6 +2183,8 @@ class FakeDiscord(LoopbackServer):
         channel_id = int(raw) if raw.isdigit() else 0
         if channel_id not in self._channels:
             return _error(404, "Unknown Channel", 10003)
+        if channel_id in self.denied_channels:
+            return _error(403, "Missing Permissions", 50013)
         where = f"POST /channels/{channel_id}/messages"
         body = request[_BODY] if isinstance(request[_BODY], dict) else {}
         files: list[JSON] = request[_FILES]
