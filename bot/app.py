@@ -88,7 +88,13 @@ async def core_services(settings: Settings) -> AsyncIterator[Core]:
     try:
         async with aiohttp.ClientSession() as http:
             twitch = TwitchClient(http, TwitchApp.from_settings(settings))
-            refresher = RefreshService(twitch, stats, top_streams=settings.top_streams)
+            refresher = RefreshService(
+                twitch,
+                stats,
+                top_streams=settings.top_streams,
+                history_days=settings.history_days,
+                history_channels=settings.history_channels,
+            )
             yield Core(settings, stats, twitch, refresher, http)
     finally:
         await stats.close()

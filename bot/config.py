@@ -41,6 +41,8 @@ class Settings:
     cache_url: str = field(default="memory://", repr=False)
     top_streams: int = 1000
     refresh_minutes: float = 15
+    history_days: int = 30
+    history_channels: int = 1000
     view_timeout: float = 180
     require_login: bool = True
     shard_count: int | None = None
@@ -214,6 +216,18 @@ def settings_from_env(env: Mapping[str, str], *, for_bot: bool = True) -> Settin
         ),
         refresh_minutes=read.parsed(
             "REFRESH_MINUTES", Settings.refresh_minutes, _positive_number, "a number above 0"
+        ),
+        history_days=read.parsed(
+            "HISTORY_DAYS",
+            Settings.history_days,
+            _int_between(0, 3650),
+            "a whole number of days 0-3650 (0 keeps no history)",
+        ),
+        history_channels=read.parsed(
+            "HISTORY_CHANNELS",
+            Settings.history_channels,
+            _int_between(0, 100_000),
+            "a whole number 0-100000",
         ),
         view_timeout=read.parsed(
             "VIEW_TIMEOUT", Settings.view_timeout, _positive_number, "a number of seconds above 0"

@@ -6,14 +6,15 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.cache import StatsService
 from bot.errors import TwitchError
 from bot.stats import SnapshotInfo
 from bot.twitch import TwitchClient
-from db import DATABASE_ERRORS, guarded, queries
+from db import DATABASE_ERRORS, guarded, history, queries
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,17 @@ class RefreshService:
         stats: StatsService,
         *,
         top_streams: int,
+        history_days: int = 30,
+        history_channels: int = 1000,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._twitch = twitch
         self._stats = stats
         self._top_streams = top_streams
+        self._history_days = history_days
+        self._history_channels = history_channels
+        self._clock = clock
         self._rng = rng or random.SystemRandom()
         self._lock = asyncio.Lock()
         self.last_outcome: RefreshOutcome | None = None
@@ -122,13 +129,15 @@ class RefreshService:
             streams,
             pages=fetched.pages,
             duplicates_dropped=fetched.duplicates_dropped,
-            taken_at=datetime.now(UTC),
+            taken_at=self._clock(),
+            history_channels=self._history_channels if self._history_days else None,
         )
         try:
             await self._stats.snapshot_committed(snapshot)
         except Exception:
             # The snapshot is committed; the cache pointer expires on its own shortly.
             log.exception("snapshot %d committed but the cache could not be updated", snapshot.id)
+        await self._prune_history()
         outcome = RefreshOutcome(
             finished_at=datetime.now(UTC),
             duration=time.perf_counter() - started,
@@ -138,6 +147,13 @@ class RefreshService:
         )
         log.info("%s", outcome.summary)
         return outcome
+
+    async def _prune_history(self) -> None:
+        """Forget history older than HISTORY_DAYS (all of it with 0), after the commit."""
+        try:
+            await history.prune_history(self._clock() - timedelta(days=self._history_days))
+        except DATABASE_ERRORS:
+            log.exception("could not prune the history; the next refresh tries again")
 
     @staticmethod
     def _failed(started: float, reason: str, *, log_it: bool = False) -> RefreshOutcome:

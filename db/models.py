@@ -122,6 +122,52 @@ class CommandSync(Model):
         table = "command_syncs"
 
 
+class HistoryTotal(Model):
+    """Figures over all streams of one snapshot, kept HISTORY_DAYS (marks a snapshot's history)."""
+
+    snapshot_id = fields.IntField(primary_key=True)  # set to the snapshot id on insert
+    taken_at = fields.DatetimeField()
+    streams = fields.IntField()
+    viewers = fields.BigIntField()
+    median = fields.FloatField(null=True)
+
+    class Meta:
+        table = "history_totals"
+
+
+class HistoryGame(Model):
+    """One game in one snapshot of the history: its streams, total and highest viewers."""
+
+    id = fields.BigIntField(primary_key=True)
+    snapshot_id = fields.IntField()
+    game_id = fields.CharField(max_length=32)
+    name = fields.TextField()
+    streams = fields.IntField()
+    viewers = fields.BigIntField()
+    highest = fields.IntField()
+
+    class Meta:
+        table = "history_games"
+        unique_together = (("snapshot_id", "game_id"),)
+        indexes = (("game_id", "snapshot_id"),)
+
+
+class HistoryChannel(Model):
+    """A channel's rank and viewers in one snapshot of the history (the top HISTORY_CHANNELS)."""
+
+    id = fields.BigIntField(primary_key=True)
+    snapshot_id = fields.IntField()
+    rank = fields.IntField()
+    user_id = fields.CharField(max_length=32)
+    login = fields.TextField()  # strangers' text: any length must store
+    viewers = fields.IntField()
+
+    class Meta:
+        table = "history_channels"
+        unique_together = (("snapshot_id", "rank"),)
+        indexes = (("user_id", "snapshot_id"), ("login",))
+
+
 class Digest(Model):
     """A guild's digest: where and how often it is posted, or why it was switched off."""
 

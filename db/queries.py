@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from bot.stats import (
 )
 from bot.streams import Stream, by_viewers
 from db import atomically
-from db.models import RefreshRun, SnapshotTop
+from db.models import HistoryTotal, RefreshRun, SnapshotTop
 
 _COLUMNS = (
     "streams.id, streams.user_id, streams.user_login, streams.user_name, streams.game_id, "
@@ -113,12 +114,19 @@ def _one_name_per_game(streams: Sequence[Stream]) -> dict[str, str]:
 
 
 async def replace_snapshot(
-    streams: Sequence[Stream], *, pages: int, duplicates_dropped: int, taken_at: datetime
+    streams: Sequence[Stream],
+    *,
+    pages: int,
+    duplicates_dropped: int,
+    taken_at: datetime,
+    history_channels: int | None = None,
 ) -> SnapshotInfo:
     """Replace the stored streams with `streams` in one transaction and log the snapshot.
 
     Readers see either the previous snapshot or this one, never a mix and never an empty table;
-    on any error the transaction rolls back and the previous snapshot stays as it was.
+    on any error the transaction rolls back and the previous snapshot stays as it was. With
+    `history_channels` set, the snapshot's history (totals, games and the ranks of that many top
+    channels) is written in the same transaction; None keeps no history.
     """
     names = _one_name_per_game(streams)
 
@@ -162,10 +170,48 @@ async def replace_snapshot(
             using_db=conn,
         )
         await SnapshotTop.filter(snapshot_id__lte=snapshot_id - TOPS_KEPT).using_db(conn).delete()
+        if history_channels is not None:
+            await _write_history(conn, snapshot_id, taken_at, streams, history_channels)
         return snapshot_id
 
     snapshot_id = await atomically(write)
     return SnapshotInfo(id=snapshot_id, taken_at=taken_at, stream_count=len(streams))
+
+
+# The history rows are computed by the database from the rows just inserted: nothing is sent
+# but the snapshot id, and each table takes one statement.
+_HISTORY_GAMES = (
+    "INSERT INTO history_games (snapshot_id, game_id, name, streams, viewers, highest) "
+    "SELECT ?, game_id, MAX(game_name), COUNT(*), SUM(viewer_count), MAX(viewer_count) "
+    "FROM streams GROUP BY game_id"
+)
+_HISTORY_CHANNELS = (
+    "INSERT INTO history_channels (snapshot_id, rank, user_id, login, viewers) "
+    "SELECT ?, ROW_NUMBER() OVER (ORDER BY viewer_count DESC, id{binary}), user_id, user_login, "
+    "viewer_count FROM streams ORDER BY viewer_count DESC, id{binary} LIMIT ?"
+)
+
+
+async def _write_history(
+    conn: BaseDBAsyncClient,
+    snapshot_id: int,
+    taken_at: datetime,
+    streams: Sequence[Stream],
+    channels: int,
+) -> None:
+    """Store the snapshot's compact history: totals, one row per game, the top channels."""
+    counts = [s.viewer_count for s in streams]
+    await HistoryTotal.create(
+        snapshot_id=snapshot_id,
+        taken_at=taken_at,
+        streams=len(counts),
+        viewers=sum(counts),
+        median=float(statistics.median(counts)) if counts else None,
+        using_db=conn,
+    )
+    await conn.execute_query(_sql(conn, _HISTORY_GAMES), [snapshot_id])
+    if channels > 0:
+        await conn.execute_query(_sql(conn, _HISTORY_CHANNELS), [snapshot_id, channels])
 
 
 def _stream_to_json(stream: Stream) -> dict[str, Any]:

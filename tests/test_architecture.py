@@ -37,11 +37,12 @@ RULES: dict[str, Rule] = {
     "bot.streams": LEAF,
     "bot.stats": Rule(may=("bot.streams",), never=FRAMEWORKS),
     "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
+    "bot.trends": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
-    "bot.digest": Rule(may=("bot.stats", "bot.streams"), never=FRAMEWORKS),
+    "bot.digest": Rule(may=("bot.stats", "bot.streams", "bot.trends"), never=FRAMEWORKS),
     # adapters
     "db.*": Rule(
-        may=("db", "bot.stats", "bot.streams", "bot.errors", "bot.digest"),
+        may=("db", "bot.stats", "bot.streams", "bot.trends", "bot.errors", "bot.digest"),
         never=("discord", "aiohttp"),
     ),
     "bot.twitch": Rule(may=("bot.config", "bot.errors", "bot.streams"), never=("discord",)),

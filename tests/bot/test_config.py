@@ -46,6 +46,8 @@ VARIABLES = (
     "CACHE_URL",
     "TOP_STREAMS",
     "REFRESH_MINUTES",
+    "HISTORY_DAYS",
+    "HISTORY_CHANNELS",
     "LOG_LEVEL",
     "VIEW_TIMEOUT",
     "REQUIRE_LOGIN",
@@ -92,6 +94,8 @@ def test_minimal_environment_gives_documented_defaults() -> None:
     assert settings.cache_url == "memory://"
     assert settings.top_streams == 1000
     assert settings.refresh_minutes == 15
+    assert settings.history_days == 30
+    assert settings.history_channels == 1000
     assert settings.log_level == "INFO"
 
 
@@ -117,6 +121,8 @@ def test_every_variable_is_honoured() -> None:
             "CACHE_URL": "redis://cache.internal:6379/2",
             "TOP_STREAMS": "250",
             "REFRESH_MINUTES": "2.5",
+            "HISTORY_DAYS": "0",
+            "HISTORY_CHANNELS": "250",
             "LOG_LEVEL": "debug",
         }
     )
@@ -134,6 +140,8 @@ def test_every_variable_is_honoured() -> None:
     assert settings.cache_url == "redis://cache.internal:6379/2"
     assert settings.top_streams == 250
     assert settings.refresh_minutes == 2.5
+    assert settings.history_days == 0
+    assert settings.history_channels == 250
     assert settings.log_level == "DEBUG"
 
 
@@ -192,6 +200,13 @@ def test_missing_required_variable_is_named(name: str, blank: str | None) -> Non
         ("REFRESH_MINUTES", "nan"),
         ("REFRESH_MINUTES", "inf"),
         ("REFRESH_MINUTES", "soon"),
+        ("HISTORY_DAYS", "-1"),
+        ("HISTORY_DAYS", "1.5"),
+        ("HISTORY_DAYS", "forever"),
+        ("HISTORY_DAYS", "3651"),
+        ("HISTORY_CHANNELS", "-1"),
+        ("HISTORY_CHANNELS", "100001"),
+        ("HISTORY_CHANNELS", "all"),
         ("DISCORD_GUILD_ID", "abc"),
         ("DISCORD_GUILD_ID", "0"),
         ("DISCORD_API_URL", "discord.com/api"),

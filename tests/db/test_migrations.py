@@ -13,7 +13,7 @@ import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
-from db import MODELS, close_database, open_database, tortoise_config
+from db import MODELS, close_database, history, open_database, queries, tortoise_config
 from db.accounts import store_tokens, users_with_tokens
 from db.models import RefreshRun
 from tests.conftest import service_url
@@ -124,3 +124,26 @@ async def test_upgrading_replaces_recorded_raw_errors_with_plain_words(empty_dat
         None,
         "a failure recorded by an earlier release (the details are in the bot's log)",
     ]
+
+
+async def test_upgrading_to_the_history_keeps_the_snapshot_and_starts_an_empty_history(
+    empty_database,
+):
+    url = empty_database
+    await migrate(config=tortoise_config(url), target="models.0005_plain_refresh_errors")
+    connection = connections.get("default")
+    marks = "?, ?, ?, ?" if url.startswith("sqlite") else "$1, $2, $3, $4"
+    columns = "taken_at, stream_count, pages, duplicates_dropped"
+    insert = f"INSERT INTO snapshots ({columns}) VALUES ({marks})"  # noqa: S608
+    await connection.execute_query(insert, [datetime.now(UTC), 2, 1, 0])
+    await close_database()
+
+    await open_database(url)
+    try:
+        latest = await queries.latest_snapshot()
+        assert latest is not None
+        assert (latest.id, latest.stream_count) == (1, 2)
+        assert await history.snapshots_with_history() == []
+        assert await history.game_totals_at(latest.id) == {}
+    finally:
+        await close_database()

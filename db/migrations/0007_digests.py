@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_plain_refresh_errors')]
+    dependencies = [('models', '0006_history')]
 
     initial = False
 
