@@ -8,8 +8,8 @@ should wait a day to see that the setting works.
 
 The content compares the current snapshot with the snapshot of the guild's previous digest:
 games by total viewers (ties by game id, the order /trends uses) and the channels whose rank
-rose most. The previous figures come from the history as plain mappings, so this module knows
-nothing of how they are stored.
+rose most. The current figures come from the snapshot's rows, the previous ones from the
+history; both in the history's own values (`bot/trends.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Literal
 
 from bot.stats import NO_CATEGORY, AsOf, SnapshotInfo, StreamSummary, stream_summary
 from bot.streams import Stream, by_viewers
+from bot.trends import ChannelRank, GameTotal
 
 Every = Literal["hourly", "daily"]
 DEFAULT_HOUR = 0  # UTC: a daily digest set without an hour posts after midnight
@@ -129,18 +130,8 @@ class Climber:
         return self.previous_rank - self.rank
 
 
-@dataclass(frozen=True, slots=True)
-class GameTotal:
-    """A game's total viewers and streams in one snapshot."""
-
-    game_id: str
-    name: str
-    total_viewers: int
-    streams: int
-
-
-def game_totals(streams: Sequence[Stream]) -> list[GameTotal]:
-    """Every game's total viewers and streams, most viewers first, ties by game id.
+def game_totals(streams: Sequence[Stream]) -> dict[str, GameTotal]:
+    """Every game of a snapshot by game id, as the history keeps them (`game_totals_at`).
 
     A game's name is the one on its most-watched stream, as in the other statistics.
     """
@@ -154,32 +145,41 @@ def game_totals(streams: Sequence[Stream]) -> list[GameTotal]:
         leader = leaders.get(game)
         if leader is None or by_viewers(stream) < by_viewers(leader):
             leaders[game] = stream
-    games = [
-        GameTotal(game, leaders[game].game_name, totals[game], counts[game]) for game in totals
-    ]
-    return sorted(games, key=lambda game: (-game.total_viewers, game.game_id))
+    return {
+        game: GameTotal(leader.game_name, counts[game], totals[game], leader.viewer_count)
+        for game, leader in leaders.items()
+    }
 
 
 def top_games(
-    streams: Sequence[Stream], previous: Mapping[str, int] | None, limit: int = TOP_GAMES
+    current: Mapping[str, GameTotal],
+    previous: Mapping[str, GameTotal] | None,
+    limit: int = TOP_GAMES,
 ) -> tuple[GameLine, ...]:
-    """The `limit` games with most total viewers, each against `previous` (game id -> total).
+    """The `limit` games with most total viewers (ties by game id), each against `previous`.
 
     With no `previous` (no earlier digest, or no history of it) every game's change is unknown.
     """
+    ranked = sorted(current, key=lambda game: (-current[game].total_viewers, game))[:limit]
     before = previous or {}
     return tuple(
         GameLine(
-            game.game_id, game.name, game.total_viewers, game.streams, before.get(game.game_id)
+            game_id=game,
+            name=current[game].name,
+            total_viewers=current[game].total_viewers,
+            streams=current[game].streams,
+            previous=before[game].total_viewers if game in before else None,
         )
-        for game in game_totals(streams)[:limit]
+        for game in ranked
     )
 
 
 def climbers(
-    streams: Sequence[Stream], previous_ranks: Mapping[str, int], limit: int = TOP_CLIMBERS
+    streams: Sequence[Stream],
+    previous_ranks: Mapping[str, ChannelRank],
+    limit: int = TOP_CLIMBERS,
 ) -> tuple[Climber, ...]:
-    """The channels whose rank rose most since `previous_ranks` (user id -> rank).
+    """The channels whose rank rose most since `previous_ranks` (by user id).
 
     Only channels ranked both then and now can have climbed. Equal rises go to the better rank
     now, then the user id. A channel with two streams in a snapshot counts at its best one.
@@ -191,8 +191,8 @@ def climbers(
             continue
         seen.add(stream.user_id)
         before = previous_ranks.get(stream.user_id)
-        if before is not None and before > rank:
-            rising.append(Climber(stream, rank, before))
+        if before is not None and before.rank > rank:
+            rising.append(Climber(stream, rank, before.rank))
     rising.sort(key=lambda climber: (-climber.rise, climber.rank, climber.stream.user_id))
     return tuple(rising[:limit])
 
@@ -205,8 +205,8 @@ class DigestContent:
     """What one digest shows: the snapshot, its top games and climbers, median and count.
 
     `comparison` says what the changes are against: nothing (the guild's first digest), nothing
-    because the previous digest's snapshot is no longer in the history, or that snapshot, taken
-    at `since`.
+    because the previous digest's snapshot is no longer in the history, or that snapshot (the
+    previous digest was posted at `since`).
     """
 
     snapshot: SnapshotInfo
@@ -221,13 +221,13 @@ def compose(
     rows: AsOf[tuple[Stream, ...]],
     *,
     since: datetime | None,
-    previous_totals: Mapping[str, int] | None,
-    previous_ranks: Mapping[str, int] | None,
+    previous_totals: Mapping[str, GameTotal] | None,
+    previous_ranks: Mapping[str, ChannelRank] | None,
 ) -> DigestContent:
-    """The digest of the snapshot in `rows` against the previous digest's figures.
+    """The digest of the snapshot in `rows` against the previous digest's snapshot.
 
-    `since` is when the previous digest's snapshot was taken (None: there was no previous
-    digest); the previous figures are None when the history no longer holds that snapshot.
+    `since` is when the previous digest was posted (None: there was none); the previous
+    figures are None when the history no longer holds its snapshot.
     """
     if since is None:
         comparison: Comparison = "first"
@@ -238,7 +238,7 @@ def compose(
     streams = rows.value
     return DigestContent(
         snapshot=rows.snapshot,
-        games=top_games(streams, previous_totals if comparison == "compared" else None),
+        games=top_games(game_totals(streams), previous_totals),
         climbers=climbers(streams, previous_ranks or {}) if comparison == "compared" else (),
         summary=stream_summary(streams),
         comparison=comparison,

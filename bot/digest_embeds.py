@@ -20,7 +20,7 @@ def _since(content: DigestContent) -> str:
     when = discord.utils.format_dt(content.since, "R")
     if content.comparison == "no history":
         return (
-            f"The previous digest ({when}) is older than the history the bot keeps: "
+            f"The bot no longer keeps the data of the previous digest ({when}): "
             "no changes this time."
         )
     return f"Changes since the previous digest, {when}."

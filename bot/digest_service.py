@@ -27,7 +27,7 @@ from bot.digest import DigestContent, DigestSetting, DigestStatus, Schedule
 from bot.digest_embeds import digest_embed
 from bot.stats import SnapshotInfo
 from bot.tokens import Clock
-from db import digests, guarded
+from db import digests, guarded, history
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +169,11 @@ class DigestService:
         """The current snapshot against the guild's previous digest."""
         rows = await self._stats.rows()
         previous = await digests.previous_post(guild_id, post_id)
+        if previous is None:
+            return digest.compose(rows, since=None, previous_totals=None, previous_ranks=None)
+        # Empty when the history no longer holds (or never kept) that snapshot.
+        totals = await history.game_totals_at(previous.snapshot_id)
+        ranks = await history.channel_ranks_at(previous.snapshot_id) if totals else None
         return digest.compose(
-            rows,
-            since=None if previous is None else previous.claimed_at,
-            previous_totals=None,
-            previous_ranks=None,
+            rows, since=previous.claimed_at, previous_totals=totals or None, previous_ranks=ranks
         )

@@ -309,3 +309,74 @@ async def test_off_stops_the_digest(digests):
     assert await digests.refresh() == []
     assert "no digest" in (await digests.show())["description"]
     assert "no digest to turn off" in (await digests.command("off"))["content"]
+
+
+def game_totals_of(twitch: FakeTwitch) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for stream in current_top(twitch, TOP):
+        totals[stream.game_id] = totals.get(stream.game_id, 0) + stream.viewer_count
+    return totals
+
+
+def ranks_of(twitch: FakeTwitch) -> dict[str, tuple[int, str]]:
+    """Each channel's rank (1 = most viewers, ties by stream id) and login."""
+    ranks: dict[str, tuple[int, str]] = {}
+    for rank, stream in enumerate(current_top(twitch, TOP), start=1):
+        ranks.setdefault(stream.user_id, (rank, stream.user_login))
+    return ranks
+
+
+async def test_the_next_digest_shows_each_change_since_the_previous_one(digests):
+    await digests.set("hourly")
+    await digests.refresh()
+    before_totals, before_ranks = game_totals_of(digests.twitch), ranks_of(digests.twitch)
+
+    renamed = hostile_streams(seed=2)
+    renamed[-1]["game_name"] = "Renamed Game"  # the same game id under a new name
+    digests.twitch.streams = renamed
+    digests.clock.now = at(30, 11, 5)
+    [post] = await digests.refresh()
+
+    totals, ranks = game_totals_of(digests.twitch), ranks_of(digests.twitch)
+    expected = sorted(totals, key=lambda game: (-totals[game], game))[:5]
+    lines = fields_of(post)["Top games by viewers"].splitlines()
+    assert lines[0].startswith("`1.` **Renamed Game** — ")
+    for line, game in zip(lines, expected, strict=True):
+        assert f"— {totals[game]:,} viewers" in line
+        if game in before_totals:
+            change = totals[game] - before_totals[game]
+            assert f" {change:+,}" in line, line
+            if before_totals[game]:
+                assert f"({100 * change / before_totals[game]:+.1f}%)" in line, line
+        else:
+            assert line.endswith(" · new"), line
+
+    rises = sorted(
+        (
+            (before_ranks[user][0] - rank, rank, user)
+            for user, (rank, _) in ranks.items()
+            if user in before_ranks and before_ranks[user][0] > rank
+        ),
+        key=lambda item: (-item[0], item[1], item[2]),
+    )
+    climbers = fields_of(post)["Biggest climbers"].splitlines()
+    assert len(climbers) == min(5, len(rises)) > 0
+    for line, (rise, rank, user) in zip(climbers, rises, strict=False):
+        login = ranks[user][1]
+        assert line.startswith(f"`#{rank}` ["), line
+        assert f"(https://twitch.tv/{login}) — up {rise:,} place" in line, line
+        assert f"(from #{before_ranks[user][0]})" in line, line
+    assert "Changes since the previous digest" in post["embeds"][0]["description"]
+
+
+async def test_without_history_the_next_digest_says_there_is_no_comparison(stopped):
+    stopped.env["HISTORY_DAYS"] = "0"
+    async with stopped.running():
+        await stopped.set("hourly")
+        await stopped.refresh()
+        stopped.clock.now = at(30, 11, 5)
+        [post] = await stopped.refresh()
+
+    assert "no longer keeps the data of the previous digest" in post["embeds"][0]["description"]
+    assert fields_of(post)["Biggest climbers"].startswith("Shown once there is a previous")
+    assert len(fields_of(post)["Top games by viewers"].splitlines()) == 5
