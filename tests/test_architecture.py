@@ -38,6 +38,9 @@ RULES: dict[str, Rule] = {
     "bot.stats": Rule(may=("bot.streams",), never=FRAMEWORKS),
     "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
+    # charts: plain data in, PNG out (matplotlib only); drawn in a worker process
+    "bot.charts": Rule(never=(*FRAMEWORKS, "db", "bot.*")),
+    "bot.rendering": Rule(may=("bot.charts",), never=(*FRAMEWORKS, "db")),
     # adapters
     "db.*": Rule(
         may=("db", "bot.stats", "bot.streams", "bot.errors"), never=("discord", "aiohttp")
@@ -75,6 +78,11 @@ RULES: dict[str, Rule] = {
         ),
         never=("discord", "aiohttp"),
     ),
+    # the charts of the statistics answers: which figures, under which snapshot's key
+    "bot.stat_charts": Rule(
+        may=("bot.charts", "bot.rendering", "bot.cache", "bot.stats"),
+        never=("discord", "aiohttp", "db"),
+    ),
     # background loops: supervised without knowing discord (web_callback reads their status)
     "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
     # slash commands published only when changed (a digest kept in the database)
@@ -86,9 +94,9 @@ RULES: dict[str, Rule] = {
         may=("bot.stats", "bot.following", "bot.streams", "bot.errors"), never=("db", "aiohttp")
     ),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
-    "bot.replies": Rule(may=("bot.errors",), never=("db", "aiohttp")),
+    "bot.replies": Rule(may=("bot.errors", "bot.charts"), never=("db", "aiohttp")),
     "bot.paginator": Rule(
-        may=("bot.embeds", "bot.replies", "bot.stats", "bot.streams", "bot.errors"),
+        may=("bot.embeds", "bot.replies", "bot.stats", "bot.streams", "bot.errors", "bot.charts"),
         never=("db", "aiohttp"),
     ),
     "bot.client": Rule(
@@ -97,6 +105,7 @@ RULES: dict[str, Rule] = {
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
             "bot.personal",
             "bot.command_sync",
+            "bot.rendering",
             *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
             "bot.streams",
             "bot.errors",
