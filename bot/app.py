@@ -29,6 +29,7 @@ from bot.crypto import TokenCipher
 from bot.health import HealthCheck
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import Supervisor
 from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
@@ -116,6 +117,7 @@ async def running_services(
                 accounts=accounts, oauth=oauth, stats=core.stats, top_n=settings.top_streams
             )
             supervisor = Supervisor()
+            renderer = ChartRenderer()
             point_discord_at(settings)
             bot = StreamStatsBot(
                 settings=settings,
@@ -125,6 +127,7 @@ async def running_services(
                 following=following,
                 leader=leader,
                 supervisor=supervisor,
+                renderer=renderer,
             )
             health = HealthCheck(
                 supervisor=supervisor,
@@ -137,6 +140,7 @@ async def running_services(
             )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
+            renderer.start()
             try:
                 web_url = await start_web(runner, settings)
                 async with bot:
@@ -144,6 +148,7 @@ async def running_services(
             finally:
                 await runner.cleanup()
                 await following.close()
+                await renderer.close()
         finally:
             await leader.release()
 

@@ -83,6 +83,13 @@ class ChartRenderer:
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
+    def cached(self, key: Hashable) -> Chart | None:
+        """The chart under `key` if it is drawn already: lets a caller skip gathering its data."""
+        chart = self._done.get(key)
+        if chart is not None:
+            self._done.move_to_end(key)
+        return chart
+
     async def chart(
         self,
         key: Hashable,
@@ -97,9 +104,9 @@ class ChartRenderer:
         cached for the next ask; this caller gets None, as it does when drawing fails (logged).
         The arguments must be picklable (they travel to the worker process).
         """
-        if key in self._done:
-            self._done.move_to_end(key)
-            return self._done[key]
+        done = self.cached(key)
+        if done is not None:
+            return done
         pending = self._pending.get(key) or self._submit(
             key, functools.partial(draw, *args, **kwargs)
         )
