@@ -30,6 +30,7 @@ from bot.digest_service import DigestService
 from bot.health import HealthCheck
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import Supervisor
 from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
@@ -123,6 +124,7 @@ async def running_services(
                 accounts=accounts, oauth=oauth, stats=core.stats, top_n=settings.top_streams
             )
             supervisor = Supervisor()
+            renderer = ChartRenderer()
             point_discord_at(settings)
             bot = StreamStatsBot(
                 settings=settings,
@@ -135,6 +137,7 @@ async def running_services(
                 ),
                 leader=leader,
                 supervisor=supervisor,
+                renderer=renderer,
             )
             health = HealthCheck(
                 supervisor=supervisor,
@@ -147,6 +150,7 @@ async def running_services(
             )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
+            renderer.start()
             try:
                 web_url = await start_web(runner, settings)
                 async with bot:
@@ -154,6 +158,7 @@ async def running_services(
             finally:
                 await runner.cleanup()
                 await following.close()
+                await renderer.close()
         finally:
             await leader.release()
 

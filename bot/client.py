@@ -19,6 +19,7 @@ from bot.digest_service import DigestService
 from bot.errors import LoginRequired, UserFacingError
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.replies import APOLOGY, reply_privately
 from bot.supervisor import Supervisor
 from bot.views import login_view
@@ -63,7 +64,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     """The bot (one or more Discord shards); it owns no resources, its services are injected.
 
     `leader` says whether this process is the one that refreshes and validates tokens;
-    `supervisor` keeps the background loops of the cogs running.
+    `supervisor` keeps the background loops of the cogs running; `renderer` draws charts.
     """
 
     settings: Settings
@@ -74,6 +75,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     digests: DigestService
     leader: LeaderLock
     supervisor: Supervisor
+    renderer: ChartRenderer
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         digests: DigestService,
         leader: LeaderLock,
         supervisor: Supervisor,
+        renderer: ChartRenderer,
     ) -> None:
         super().__init__(
             shard_count=settings.shard_count,
@@ -104,6 +107,7 @@ class StreamStatsBot(commands.AutoShardedBot):
         self.digests = digests
         self.leader = leader
         self.supervisor = supervisor
+        self.renderer = renderer
 
     async def setup_hook(self) -> None:
         """Load every cog (a cog that fails to load stops the bot) and sync the commands."""

@@ -11,6 +11,7 @@ from bot.client import StreamStatsBot
 from bot.config import settings_from_env
 from bot.digest_service import DigestService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import REFRESH_LOOP, Supervisor
 from bot.tokens import utc_now
 from cogs.refresh import RefreshCog
@@ -45,6 +46,7 @@ def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> Strea
         digests=DigestService(stats=stats, clock=utc_now, refresh_minutes=0.01),
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
+        renderer=ChartRenderer(),
     )
 
 

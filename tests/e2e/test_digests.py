@@ -97,7 +97,8 @@ class Digests:
                     while len(self.discord.identifies) == identified:
                         await asyncio.sleep(0.02)
                     await self.discord.wait_for_commands(timeout=30, names=["digest"])
-                    while services.refresher.last_outcome is None:
+                    # The start-up refresh has ended (and handed its snapshot to the digests).
+                    while services.refresher.last_outcome is None or services.refresher.running:
                         await asyncio.sleep(0.02)
                     if services.bot.digests.posting is not None:
                         await services.bot.digests.posting
