@@ -133,7 +133,10 @@ async def running_services(
                 accounts=accounts,
                 following=following,
                 digests=DigestService(
-                    stats=core.stats, clock=clock, refresh_minutes=settings.refresh_minutes
+                    stats=core.stats,
+                    renderer=renderer,
+                    clock=clock,
+                    refresh_minutes=settings.refresh_minutes,
                 ),
                 leader=leader,
                 supervisor=supervisor,

@@ -25,7 +25,8 @@ from bot.trends import ChannelRank, GameTotal
 
 Every = Literal["hourly", "daily"]
 DEFAULT_HOUR = 0  # UTC: a daily digest set without an hour posts after midnight
-TOP_GAMES = 5
+TOP_GAMES = 5  # in the digest's text
+CHART_GAMES = 15  # in its chart
 TOP_CLIMBERS = 5
 
 
@@ -210,7 +211,7 @@ class DigestContent:
     """
 
     snapshot: SnapshotInfo
-    games: tuple[GameLine, ...]
+    games: tuple[GameLine, ...]  # the top `CHART_GAMES`: the text shows the first `TOP_GAMES`
     climbers: tuple[Climber, ...]
     summary: StreamSummary
     comparison: Comparison
@@ -238,7 +239,7 @@ def compose(
     streams = rows.value
     return DigestContent(
         snapshot=rows.snapshot,
-        games=top_games(game_totals(streams), previous_totals),
+        games=top_games(game_totals(streams), previous_totals, limit=CHART_GAMES),
         climbers=climbers(streams, previous_ranks or {}) if comparison == "compared" else (),
         summary=stream_summary(streams),
         comparison=comparison,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import discord
 
-from bot.digest import Climber, DigestContent, DigestStatus, GameLine, PostRecord, Schedule
+from bot.digest import (
+    TOP_GAMES,
+    Climber,
+    DigestContent,
+    DigestStatus,
+    GameLine,
+    PostRecord,
+    Schedule,
+)
 from bot.embeds import COLOUR, ERROR_LIMIT, channel_link, count, footer, safe
 
 TITLE = "StreamStats digest"
@@ -52,15 +60,14 @@ def _climber_line(climber: Climber) -> str:
     )
 
 
-def digest_embed(
-    content: DigestContent, refresh_minutes: float, image: str | None = None
-) -> discord.Embed:
-    """The digest posted in a guild's channel; `image` names an attached chart, if any."""
+def digest_embed(content: DigestContent, refresh_minutes: float) -> discord.Embed:
+    """The digest posted in a guild's channel (its chart, if any, is set by the sender)."""
     compared = content.comparison == "compared"
     embed = discord.Embed(title=TITLE, colour=COLOUR, timestamp=content.snapshot.taken_at)
     embed.set_footer(text=footer(content.snapshot, refresh_minutes))
     embed.description = f"The most-watched live streams on Twitch. {_since(content)}"
-    games = [_game_line(rank, game, compared) for rank, game in enumerate(content.games, 1)]
+    top = content.games[:TOP_GAMES]
+    games = [_game_line(rank, game, compared) for rank, game in enumerate(top, 1)]
     embed.add_field(
         name="Top games by viewers", value="\n".join(games) or "No live streams.", inline=False
     )
@@ -73,8 +80,6 @@ def digest_embed(
     shown = "—" if median is None else f"{median:,.1f}".removesuffix(".0")
     embed.add_field(name="Median viewers", value=shown)
     embed.add_field(name="Live streams", value=count(content.summary.total))
-    if image is not None:
-        embed.set_image(url=f"attachment://{image}")
     return embed
 
 

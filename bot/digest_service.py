@@ -18,13 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 import discord
 
-from bot import digest
+from bot import charts, digest
 from bot.cache import StatsService
+from bot.charts import Chart
 from bot.digest import DigestContent, DigestSetting, DigestStatus, Schedule
 from bot.digest_embeds import digest_embed
+from bot.rendering import ChartRenderer
+from bot.replies import chart_file, with_chart
 from bot.stats import SnapshotInfo
 from bot.tokens import Clock
 from db import digests, guarded, history
@@ -39,13 +43,25 @@ FORBIDDEN = (
 CHANNEL_GONE = "the channel no longer exists, or the bot can no longer see it"
 NOT_ACCEPTED = "Discord did not accept the post; the next one is posted as usual"
 NOT_COMPOSED = "the digest could not be put together (the details are in the bot's log)"
+CHART_FILE = "digest-games.png"
+# Seconds a digest waits for its chart. Nobody is waiting on an answer, but a chart that takes
+# this long means a stuck worker: the digest goes out without it.
+CHART_BUDGET = 10.0
 
 
 class DigestService:
     """Guilds' digest settings and the posting of due digests."""
 
-    def __init__(self, *, stats: StatsService, clock: Clock, refresh_minutes: float) -> None:
+    def __init__(
+        self,
+        *,
+        stats: StatsService,
+        renderer: ChartRenderer,
+        clock: Clock,
+        refresh_minutes: float,
+    ) -> None:
         self._stats = stats
+        self._renderer = renderer
         self._clock = clock
         self._refresh_minutes = refresh_minutes
         self._round: asyncio.Task[int] | None = None
@@ -137,19 +153,23 @@ class DigestService:
         return sent
 
     async def _post(self, client: discord.Client, setting: DigestSetting, post_id: int) -> int:
-        """Compose and send one claimed digest; 1 if it was sent."""
+        """Compose and send one claimed digest, with its chart if it could be drawn; 1 if sent."""
         guild = setting.guild_id
         try:
             content = await self._content(guild, post_id)
-            embed = digest_embed(content, self._refresh_minutes)
         except Exception:
             log.exception("digest of guild %d could not be composed", guild)
             await digests.finish_post(post_id, "failed", error=NOT_COMPOSED)
             return 0
+        embed = digest_embed(content, self._refresh_minutes)
+        extra: dict[str, Any] = {}
+        chart = await self._chart(content)
+        if chart is not None:
+            embed, extra["file"] = with_chart(embed, chart), chart_file(chart)
         channel = client.get_partial_messageable(setting.channel_id, guild_id=guild)
         try:
             message = await channel.send(
-                embed=embed, allowed_mentions=discord.AllowedMentions.none()
+                embed=embed, allowed_mentions=discord.AllowedMentions.none(), **extra
             )
         except (discord.Forbidden, discord.NotFound) as error:
             reason = FORBIDDEN if isinstance(error, discord.Forbidden) else CHANNEL_GONE
@@ -164,6 +184,23 @@ class DigestService:
         await digests.finish_post(post_id, "sent", message_id=message.id)
         log.info("digest of guild %d posted in channel %d", guild, setting.channel_id)
         return 1
+
+    async def _chart(self, content: DigestContent) -> Chart | None:
+        """The games by viewers as bars, drawn once per snapshot for every guild.
+
+        None (the digest goes out without it) when drawing fails or takes longer than
+        `CHART_BUDGET`.
+        """
+        games = [(game.label, game.total_viewers) for game in content.games]
+        return await self._renderer.chart(
+            ("digest-games", content.snapshot.id),
+            charts.games_bar,
+            games,
+            title=f"Top {len(games)} games by viewers",
+            unit="viewers",
+            filename=CHART_FILE,
+            budget=CHART_BUDGET,
+        )
 
     async def _content(self, guild_id: int, post_id: int) -> DigestContent:
         """The current snapshot against the guild's previous digest."""

@@ -37,16 +37,17 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
 
 
 def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> StreamStatsBot:
+    renderer = ChartRenderer()
     return StreamStatsBot(
         settings=settings_from_env(ENV),
         stats=stats,
         refresher=refresher,
         accounts=accounts,
         following=following,
-        digests=DigestService(stats=stats, clock=utc_now, refresh_minutes=0.01),
+        digests=DigestService(stats=stats, renderer=renderer, clock=utc_now, refresh_minutes=0.01),
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
-        renderer=ChartRenderer(),
+        renderer=renderer,
     )
 
 

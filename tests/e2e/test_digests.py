@@ -20,7 +20,12 @@ from bot.config import settings_from_env
 from bot.digest_service import DigestService
 from tests.conftest import Clock
 from tests.e2e.harness import bot_environment, current_top
-from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, patched_discord
+from tests.fakes.discord import (
+    DEFAULT_MEMBER_PERMISSIONS,
+    FakeDiscord,
+    patched_discord,
+    png_dimensions,
+)
 from tests.fakes.twitch import FakeTwitch, make_stream, random_streams
 from tests.markdown import live_markdown
 
@@ -204,7 +209,12 @@ async def test_two_posters_at_once_post_once(digests):
     bot = digests.services.bot
     snapshot = await digests.services.stats.snapshot()
     posters = [
-        DigestService(stats=digests.services.stats, clock=digests.clock, refresh_minutes=15)
+        DigestService(
+            stats=digests.services.stats,
+            renderer=bot.renderer,
+            clock=digests.clock,
+            refresh_minutes=15,
+        )
         for _ in range(2)
     ]
     sent = await asyncio.gather(*(poster.post_due(bot, snapshot) for poster in posters))
@@ -380,4 +390,31 @@ async def test_without_history_the_next_digest_says_there_is_no_comparison(stopp
 
     assert "no longer keeps the data of the previous digest" in post["embeds"][0]["description"]
     assert fields_of(post)["Biggest climbers"].startswith("Shown once there is a previous")
+    assert len(fields_of(post)["Top games by viewers"].splitlines()) == 5
+
+
+async def test_the_digest_shows_its_chart_of_the_top_games(digests):
+    await digests.set("hourly")
+    [post] = await digests.refresh()
+
+    attachment = digests.discord.embed_image(post)
+    assert attachment is not None, "the embed shows no attachment of the message"
+    assert attachment["filename"] == "digest-games.png"
+    data = digests.discord.attachment_bytes(attachment)
+    width, height = png_dimensions(data)
+    assert 400 <= width <= 1600 and 250 <= height <= 1000
+    assert len(data) < 500 * 1024
+    totals = game_totals_of(digests.twitch)
+    busiest = max(totals, key=lambda game: (totals[game], game))
+    assert attachment["description"].startswith("Top 15 games by viewers: bar chart of 15 games")
+    assert f": {totals[busiest]:,}" in attachment["description"]
+
+
+async def test_without_its_chart_the_digest_still_goes_out(digests):
+    await digests.services.bot.renderer.close()  # the chart worker is gone
+    await digests.set("hourly")
+    [post] = await digests.refresh()
+
+    assert post["attachments"] == []
+    assert "image" not in post["embeds"][0]
     assert len(fields_of(post)["Top games by viewers"].splitlines()) == 5
