@@ -175,27 +175,54 @@ def top_games(
     )
 
 
+def channel_ranks(streams: Sequence[Stream]) -> dict[str, tuple[int, Stream]]:
+    """Each channel's rank now (1 = most viewers, ties by stream id) and its stream.
+
+    A channel with two streams in a snapshot counts at its best one.
+    """
+    ranks: dict[str, tuple[int, Stream]] = {}
+    for rank, stream in enumerate(sorted(streams, key=by_viewers), start=1):
+        ranks.setdefault(stream.user_id, (rank, stream))
+    return ranks
+
+
 def climbers(
-    streams: Sequence[Stream],
+    now: Mapping[str, tuple[int, Stream]],
     previous_ranks: Mapping[str, ChannelRank],
     limit: int = TOP_CLIMBERS,
 ) -> tuple[Climber, ...]:
-    """The channels whose rank rose most since `previous_ranks` (by user id).
+    """The channels whose rank rose most since `previous_ranks`; `now` is `channel_ranks`.
 
     Only channels ranked both then and now can have climbed. Equal rises go to the better rank
-    now, then the user id. A channel with two streams in a snapshot counts at its best one.
+    now, then the user id.
     """
-    seen: set[str] = set()
-    rising: list[Climber] = []
-    for rank, stream in enumerate(sorted(streams, key=by_viewers), start=1):
-        if stream.user_id in seen:
-            continue
-        seen.add(stream.user_id)
-        before = previous_ranks.get(stream.user_id)
-        if before is not None and before.rank > rank:
-            rising.append(Climber(stream, rank, before.rank))
+    rising = [
+        Climber(now[user][1], now[user][0], before.rank)
+        for user, before in previous_ranks.items()
+        if user in now and before.rank > now[user][0]
+    ]
     rising.sort(key=lambda climber: (-climber.rise, climber.rank, climber.stream.user_id))
     return tuple(rising[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The current snapshot's figures, worked out once for every digest posted after it."""
+
+    snapshot: SnapshotInfo
+    games: dict[str, GameTotal]
+    ranks: dict[str, tuple[int, Stream]]
+    summary: StreamSummary
+
+
+def current_figures(rows: AsOf[tuple[Stream, ...]]) -> Current:
+    """The games, channel ranks and summary of the snapshot in `rows`."""
+    return Current(
+        snapshot=rows.snapshot,
+        games=game_totals(rows.value),
+        ranks=channel_ranks(rows.value),
+        summary=stream_summary(rows.value),
+    )
 
 
 Comparison = Literal["first", "no history", "compared"]
@@ -219,13 +246,13 @@ class DigestContent:
 
 
 def compose(
-    rows: AsOf[tuple[Stream, ...]],
+    current: Current,
     *,
     since: datetime | None,
     previous_totals: Mapping[str, GameTotal] | None,
     previous_ranks: Mapping[str, ChannelRank] | None,
 ) -> DigestContent:
-    """The digest of the snapshot in `rows` against the previous digest's snapshot.
+    """The digest of the `current` snapshot against the previous digest's snapshot.
 
     `since` is when the previous digest was posted (None: there was none); the previous
     figures are None when the history no longer holds its snapshot.
@@ -236,12 +263,12 @@ def compose(
         comparison = "no history"
     else:
         comparison = "compared"
-    streams = rows.value
+    compared = comparison == "compared"
     return DigestContent(
-        snapshot=rows.snapshot,
-        games=top_games(game_totals(streams), previous_totals, limit=CHART_GAMES),
-        climbers=climbers(streams, previous_ranks or {}) if comparison == "compared" else (),
-        summary=stream_summary(streams),
+        snapshot=current.snapshot,
+        games=top_games(current.games, previous_totals, limit=CHART_GAMES),
+        climbers=climbers(current.ranks, previous_ranks or {}) if compared else (),
+        summary=current.summary,
         comparison=comparison,
         since=since,
     )

@@ -31,6 +31,7 @@ from bot.rendering import ChartRenderer
 from bot.replies import chart_file, with_chart
 from bot.stats import SnapshotInfo
 from bot.tokens import Clock
+from bot.trends import ChannelRank, GameTotal
 from db import digests, guarded, history
 
 log = logging.getLogger(__name__)
@@ -135,28 +136,35 @@ class DigestService:
         active = await digests.active_digests()
         periods = {d.guild_id: digest.period_key(d.schedule, now) for d in active}
         taken = await digests.posted_periods(periods)
+        due = [setting for setting in active if setting.guild_id not in taken]
+        if not due:
+            return 0
+        rows = await self._stats.rows()
+        if rows.snapshot.id != snapshot.id:
+            log.warning("digests show snapshot %d, not %d", rows.snapshot.id, snapshot.id)
+        figures = _Figures(digest.current_figures(rows))
         sent = 0
-        for setting in active:
-            if setting.guild_id in taken:
-                continue
+        for setting in due:
             post_id = await digests.claim_period(
                 setting.guild_id,
                 periods[setting.guild_id],
-                snapshot_id=snapshot.id,
+                snapshot_id=rows.snapshot.id,
                 channel_id=setting.channel_id,
                 at=now,
             )
             if post_id is None:
                 log.info("digest of guild %d: another process claimed it", setting.guild_id)
                 continue
-            sent += await self._post(client, setting, post_id)
+            sent += await self._post(client, setting, post_id, figures)
         return sent
 
-    async def _post(self, client: discord.Client, setting: DigestSetting, post_id: int) -> int:
+    async def _post(
+        self, client: discord.Client, setting: DigestSetting, post_id: int, figures: _Figures
+    ) -> int:
         """Compose and send one claimed digest, with its chart if it could be drawn; 1 if sent."""
         guild = setting.guild_id
         try:
-            content = await self._content(guild, post_id)
+            content = await figures.content(guild, post_id)
         except Exception:
             log.exception("digest of guild %d could not be composed", guild)
             await digests.finish_post(post_id, "failed", error=NOT_COMPOSED)
@@ -202,15 +210,38 @@ class DigestService:
             budget=CHART_BUDGET,
         )
 
-    async def _content(self, guild_id: int, post_id: int) -> DigestContent:
+
+class _Figures:
+    """One round's figures: the current snapshot's, and each previous snapshot's history.
+
+    Every digest of a round shows the same snapshot, and most compare with the same previous
+    one (the guilds' digests went out after the same refresh): each is read once per round.
+    """
+
+    def __init__(self, current: digest.Current) -> None:
+        self._current = current
+        self._history: dict[int, tuple[dict[str, GameTotal], dict[str, ChannelRank]]] = {}
+
+    async def content(self, guild_id: int, post_id: int) -> DigestContent:
         """The current snapshot against the guild's previous digest."""
-        rows = await self._stats.rows()
         previous = await digests.previous_post(guild_id, post_id)
         if previous is None:
-            return digest.compose(rows, since=None, previous_totals=None, previous_ranks=None)
-        # Empty when the history no longer holds (or never kept) that snapshot.
-        totals = await history.game_totals_at(previous.snapshot_id)
-        ranks = await history.channel_ranks_at(previous.snapshot_id) if totals else None
+            return digest.compose(
+                self._current, since=None, previous_totals=None, previous_ranks=None
+            )
+        totals, ranks = await self._history_of(previous.snapshot_id)
         return digest.compose(
-            rows, since=previous.claimed_at, previous_totals=totals or None, previous_ranks=ranks
+            self._current,
+            since=previous.claimed_at,
+            previous_totals=totals or None,  # empty: the history no longer holds it
+            previous_ranks=ranks,
         )
+
+    async def _history_of(
+        self, snapshot_id: int
+    ) -> tuple[dict[str, GameTotal], dict[str, ChannelRank]]:
+        if snapshot_id not in self._history:
+            totals = await history.game_totals_at(snapshot_id)
+            ranks = await history.channel_ranks_at(snapshot_id) if totals else {}
+            self._history[snapshot_id] = (totals, ranks)
+        return self._history[snapshot_id]

@@ -85,7 +85,7 @@ RULES: dict[str, Rule] = {
     "bot.digest_service": Rule(
         may=(
             *("bot.cache", "bot.digest", "bot.digest_embeds", "bot.stats", "bot.tokens"),
-            *("bot.charts", "bot.rendering", "bot.replies", "db"),
+            *("bot.charts", "bot.rendering", "bot.replies", "bot.trends", "db"),
         ),
         never=("aiohttp",),
     ),

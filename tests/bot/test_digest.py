@@ -146,7 +146,7 @@ def test_the_biggest_climbers_match_brute_force(moves):
             rises.append((before[user].rank - now, now, user))
     rises.sort(key=lambda item: (-item[0], item[1], item[2]))
 
-    found = digest.climbers(streams, before)
+    found = digest.climbers(digest.channel_ranks(streams), before)
     assert [(c.rise, c.rank, c.stream.user_id) for c in found] == rises[:5]
     assert all(c.previous_rank == before[c.stream.user_id].rank for c in found)
 
@@ -160,7 +160,7 @@ def test_compose_says_what_the_changes_are_against():
             "2", "u2", "two", "Two", "20", "Twenty", "", 70, SNAPSHOT.taken_at, "en", (), "", False
         ),
     )
-    rows = AsOf(SNAPSHOT, streams)
+    rows = digest.current_figures(AsOf(SNAPSHOT, streams))
     since = datetime(2026, 11, 30, 11, tzinfo=UTC)
     old = {"10": GameTotal("Ten", 1, 40, 40)}
     ranks = {"u1": ChannelRank("one", 5, 1)}
@@ -190,7 +190,7 @@ def hostile_content(draw):
     totals = {s.game_id: GameTotal("x", 1, draw(st.integers(0, 10**6)), 0) for s in streams}
     comparison = draw(st.sampled_from(["first", "no history", "compared"]))
     return digest.compose(
-        AsOf(SNAPSHOT, tuple(streams)),
+        digest.current_figures(AsOf(SNAPSHOT, tuple(streams))),
         since=None if comparison == "first" else SNAPSHOT.taken_at,
         previous_totals=totals if comparison == "compared" else None,
         previous_ranks=before if comparison == "compared" else None,
