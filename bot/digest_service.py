@@ -48,6 +48,7 @@ CHART_FILE = "digest-games.png"
 # Seconds a digest waits for its chart. Nobody is waiting on an answer, but a chart that takes
 # this long means a stuck worker: the digest goes out without it.
 CHART_BUDGET = 10.0
+CLOSE_GRACE = 5.0  # seconds a round of posting may go on when the bot stops
 
 
 class DigestService:
@@ -117,8 +118,12 @@ class DigestService:
         return self._round
 
     async def close(self) -> None:
-        """Stop a round of posting (its current claim stays: that period is skipped)."""
+        """Let a round of posting finish, for `CLOSE_GRACE` seconds at most, then stop it.
+
+        A digest cut short keeps its claim: that period is skipped.
+        """
         if self._round is not None:
+            await asyncio.wait([self._round], timeout=CLOSE_GRACE)
             self._round.cancel()
             await asyncio.gather(self._round, return_exceptions=True)
 
@@ -145,17 +150,20 @@ class DigestService:
         figures = _Figures(digest.current_figures(rows))
         sent = 0
         for setting in due:
-            post_id = await digests.claim_period(
-                setting.guild_id,
-                periods[setting.guild_id],
-                snapshot_id=rows.snapshot.id,
-                channel_id=setting.channel_id,
-                at=now,
-            )
-            if post_id is None:
-                log.info("digest of guild %d: another process claimed it", setting.guild_id)
-                continue
-            sent += await self._post(client, setting, post_id, figures)
+            try:
+                post_id = await digests.claim_period(
+                    setting.guild_id,
+                    periods[setting.guild_id],
+                    snapshot_id=rows.snapshot.id,
+                    channel_id=setting.channel_id,
+                    at=now,
+                )
+                if post_id is None:
+                    log.info("digest of guild %d: another process claimed it", setting.guild_id)
+                    continue
+                sent += await self._post(client, setting, post_id, figures)
+            except Exception:  # one guild's failure (a database error) never stops the others
+                log.exception("the digest of guild %d failed", setting.guild_id)
         return sent
 
     async def _post(

@@ -65,7 +65,7 @@ class DigestCog(commands.GroupCog, group_name="digest"):
 
         async def work() -> Sendable:
             guild = _guild_of(interaction, manage=True)
-            schedule = Schedule(every, hour)
+            schedule = Schedule(every, hour if every == "daily" else DEFAULT_HOUR)
             status = await self.bot.digests.set(
                 guild, channel.id, schedule, set_by=interaction.user.id
             )
