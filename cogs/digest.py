@@ -22,15 +22,15 @@ NEEDS_MANAGE_SERVER = "Only members with the Manage Server permission can see or
 GUILD_ONLY = "Digests are set per server: run this command in a server."
 
 
-def _guild_of(interaction: Interaction, *, manage: bool) -> int:
-    """The guild the command runs in; with `manage`, only for a member who may manage it.
+def _managed_guild(interaction: Interaction) -> int:
+    """The guild the command runs in, if the member may manage it.
 
     Discord hides the command from other members by default, but a server's admins can
     override that: the permission is checked here again.
     """
     if interaction.guild_id is None:
         raise UserFacingError(GUILD_ONLY)
-    if manage and not interaction.permissions.manage_guild:
+    if not interaction.permissions.manage_guild:
         raise UserFacingError(NEEDS_MANAGE_SERVER)
     return interaction.guild_id
 
@@ -64,7 +64,7 @@ class DigestCog(commands.GroupCog, group_name="digest"):
         """Post a digest of the top live streams in a channel, every hour or every day."""
 
         async def work() -> Sendable:
-            guild = _guild_of(interaction, manage=True)
+            guild = _managed_guild(interaction)
             schedule = Schedule(every, hour if every == "daily" else DEFAULT_HOUR)
             status = await self.bot.digests.set(
                 guild, channel.id, schedule, set_by=interaction.user.id
@@ -85,7 +85,7 @@ class DigestCog(commands.GroupCog, group_name="digest"):
         """Stop posting the digest in this server."""
 
         async def work() -> Sendable:
-            removed = await self.bot.digests.off(_guild_of(interaction, manage=True))
+            removed = await self.bot.digests.off(_managed_guild(interaction))
             text = "The digest is off." if removed else "This server has no digest to turn off."
             return Reply(content=text, ephemeral=True)
 
@@ -96,7 +96,7 @@ class DigestCog(commands.GroupCog, group_name="digest"):
         """Where and how often the digest is posted, how the last one went, or why it is off."""
 
         async def work() -> Sendable:
-            status = await self.bot.digests.show(_guild_of(interaction, manage=True))
+            status = await self.bot.digests.show(_managed_guild(interaction))
             return Reply(embed=digest_status_embed(status), ephemeral=True)
 
         await answer(interaction, work, ephemeral=True)
