@@ -26,9 +26,11 @@ from bot.cache import StatsService, open_cache
 from bot.client import StreamStatsBot
 from bot.config import Settings
 from bot.crypto import TokenCipher
+from bot.digest_service import DigestService
 from bot.health import HealthCheck
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import Supervisor
 from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
@@ -124,6 +126,7 @@ async def running_services(
                 accounts=accounts, oauth=oauth, stats=core.stats, top_n=settings.top_streams
             )
             supervisor = Supervisor()
+            renderer = ChartRenderer()
             point_discord_at(settings)
             bot = StreamStatsBot(
                 settings=settings,
@@ -131,8 +134,15 @@ async def running_services(
                 refresher=core.refresher,
                 accounts=accounts,
                 following=following,
+                digests=DigestService(
+                    stats=core.stats,
+                    renderer=renderer,
+                    clock=clock,
+                    refresh_minutes=settings.refresh_minutes,
+                ),
                 leader=leader,
                 supervisor=supervisor,
+                renderer=renderer,
             )
             health = HealthCheck(
                 supervisor=supervisor,
@@ -145,6 +155,7 @@ async def running_services(
             )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
+            renderer.start()
             try:
                 web_url = await start_web(runner, settings)
                 async with bot:
@@ -152,6 +163,7 @@ async def running_services(
             finally:
                 await runner.cleanup()
                 await following.close()
+                await renderer.close()
         finally:
             await leader.release()
 

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
+from bot import embeds, stat_charts
 from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
 from bot.paginator import RestoredTopPage, list_paginator, top_paginator
@@ -58,7 +58,8 @@ class StatsCog(commands.Cog):
         async def work() -> Sendable:
             await self._begin(interaction)
             result = await self.bot.stats.stream_summary(source)
-            return Reply(embed=embeds.stream_summary_embed(result, self.minutes))
+            chart = await stat_charts.viewers(self.bot.renderer, self.bot.stats, result)
+            return Reply(embed=embeds.stream_summary_embed(result, self.minutes), chart=chart)
 
         await answer(interaction, work)
 
@@ -82,6 +83,7 @@ class StatsCog(commands.Cog):
                     lambda: embeds.game_pages(result, self.minutes),
                     owner_id=interaction.user.id,
                     timeout=self.bot.settings.view_timeout,
+                    chart=await stat_charts.games(self.bot.renderer, result),
                 )
             found = find_game(result.value, game)
             if found is None:
@@ -116,6 +118,7 @@ class StatsCog(commands.Cog):
                 lambda: embeds.hour_pages(result, self.minutes),
                 owner_id=interaction.user.id,
                 timeout=self.bot.settings.view_timeout,
+                chart=await stat_charts.hours(self.bot.renderer, result),
             )
 
         await answer(interaction, work)
