@@ -36,7 +36,7 @@ from bot.rendering import ChartRenderer
 from bot.replies import chart_file, with_chart
 from bot.stats import SnapshotInfo
 from bot.twitch import parse_stream
-from db import digests, queries
+from db import digests, snapshots
 from tests.fakes.discord import FakeDiscord, patched_discord
 from tests.fakes.twitch import random_streams
 
@@ -60,7 +60,7 @@ def ms(times: list[float], per: int = 1) -> str:
 
 async def stored_snapshot() -> SnapshotInfo:
     streams = [parse_stream(payload) for payload in random_streams(STREAMS, seed=3)]
-    return await queries.replace_snapshot(
+    return await snapshots.replace_snapshot(
         streams, pages=10, duplicates_dropped=0, taken_at=START, history_channels=1000
     )
 

@@ -272,7 +272,7 @@ def _swap(conn: BaseDBAsyncClient) -> list[str]:
             f'ALTER INDEX {STAGING}_viewers RENAME TO "{VIEWERS_INDEX}"',
         ]
     # SQLite has no ALTER INDEX: the index is made on the renamed table (milliseconds).
-    return [*swap, f'CREATE INDEX "{VIEWERS_INDEX}" ON streams (viewer_count)']
+    return [*swap, f'CREATE INDEX "{VIEWERS_INDEX}" ON "streams" ("viewer_count")']
 
 
 async def _keep_top(conn: BaseDBAsyncClient, snapshot_id: int) -> None:

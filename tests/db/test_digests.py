@@ -15,6 +15,7 @@ from bot.digest import Schedule
 from bot.trends import ChannelRank
 from db import close_database, digests, history, open_database, queries, tortoise_config
 from db.models import RefreshRun
+from db.snapshots import replace_snapshot
 from tests.db.test_migrations import empty_database  # noqa: F401 (a fixture, used by name)
 from tests.strategies import snapshots
 
@@ -99,7 +100,7 @@ async def test_old_claims_are_pruned(database):
 @given(streams=snapshots().filter(bool))  # a refresh never stores an empty snapshot
 async def test_the_current_figures_agree_with_the_history(database, streams):
     """Now comes from the rows, then from the history: both must count the same way."""
-    snapshot = await queries.replace_snapshot(
+    snapshot = await replace_snapshot(
         streams, pages=1, duplicates_dropped=0, taken_at=T0, history_channels=1000
     )
     loaded = await queries.load_streams()
