@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.stats import TOP_LIMIT, SnapshotInfo
@@ -31,6 +32,7 @@ from db.models import HistoryTotal, SnapshotTop
 from db.queries import _TOP_STREAMS, _connection, _is_postgres, _sql, _stream_from_row
 
 log = logging.getLogger(__name__)
+_TAGS = msgspec.json.Encoder()  # a tenth of json.dumps's time: 100,000 rows a walk
 
 STAGING = "streams_staging"
 VIEWERS_INDEX = "idx_streams_viewer__85945b"  # the name migration 0001 gave the viewers index
@@ -61,10 +63,11 @@ _HISTORY_GAMES = (
     "SELECT ?, game_id, MAX(game_name), COUNT(*), SUM(viewer_count), MAX(viewer_count) "
     "FROM streams GROUP BY game_id"
 )
-_HISTORY_CHANNELS = (
+_HISTORY_CHANNELS = (  # the top N first (a bounded sort), then their ranks
     "INSERT INTO history_channels (snapshot_id, rank, user_id, login, viewers) "
     "SELECT ?, ROW_NUMBER() OVER (ORDER BY viewer_count DESC, id{binary}), user_id, user_login, "
-    "viewer_count FROM streams ORDER BY viewer_count DESC, id{binary} LIMIT ?"
+    "viewer_count FROM (SELECT id, user_id, user_login, viewer_count FROM streams "
+    "ORDER BY viewer_count DESC, id{binary} LIMIT ?) AS top"
 )
 
 
@@ -175,7 +178,7 @@ class SnapshotWriter:
             stream.viewer_count,
             stream.started_at.astimezone(UTC),  # stored in UTC: /hours reads it as text
             stream.language,
-            json.dumps(stream.tags),
+            _TAGS.encode(stream.tags).decode(),
             stream.thumbnail_url,
             stream.is_mature,
         )

@@ -47,7 +47,19 @@ async def test_the_whole_walk_lands(everything, platform, stats):
     assert outcome.duplicates_dropped == 0
     summary = await stats.stream_summary("memory")
     assert summary.value.total == STREAMS
-    assert summary == await stats.stream_summary("database")
+
+
+async def test_both_engines_agree_over_20000_streams(everything, platform, stats):
+    await everything.refresh()
+
+    assert (await stats.stream_summary("memory")).value.total == STREAMS
+    assert await stats.stream_summary("memory") == await stats.stream_summary("database")
+    assert await stats.game_stats("memory") == await stats.game_stats("database")
+    assert await stats.start_hours("memory") == await stats.start_hours("database")
+    for order in ("desc", "asc"):
+        assert await stats.top_streams(order, "memory") == await stats.top_streams(
+            order, "database"
+        )
 
 
 async def test_streams_moving_between_pages_are_counted_not_fixed(everything, platform):
