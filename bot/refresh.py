@@ -175,7 +175,10 @@ class RefreshService:
             if walk.unique == 0:
                 return self._failed(started, NO_STREAMS, log_it=True)
             snapshot = await writer.commit(
-                pages=walk.pages, duplicates_dropped=walk.duplicates, taken_at=self._clock()
+                pages=walk.pages,
+                duplicates_dropped=walk.duplicates,
+                taken_at=self._clock(),
+                every_stream=self._top_streams is None,
             )
         self._last_count = snapshot.stream_count
         try:

@@ -24,11 +24,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class SnapshotInfo:
-    """Which snapshot the numbers come from."""
+    """Which snapshot the numbers come from, and what it covers."""
 
     id: int
     taken_at: datetime
     stream_count: int
+    every_stream: bool = False  # every live stream on Twitch, not only the top N
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,7 @@ class StatsCog(commands.Cog):
                 )
             found = find_game(result.value, game)
             if found is None:
-                raise UserFacingError(embeds.unknown_game(game, result.snapshot.stream_count))
+                raise UserFacingError(embeds.unknown_game(game, result.snapshot))
             return Reply(embed=embeds.game_embed(found, result.snapshot, self.minutes))
 
         await answer(interaction, work)

@@ -18,6 +18,8 @@ class Snapshot(Model):
     stream_count = fields.IntField()
     pages = fields.IntField()
     duplicates_dropped = fields.IntField()
+    # True when the refresh walked every live stream (TOP_STREAMS=all), not only the top N.
+    every_stream = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "snapshots"

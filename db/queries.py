@@ -34,7 +34,8 @@ _COLUMNS = (
     "streams.language, streams.tags, streams.thumbnail_url, streams.is_mature"
 )
 _LOAD_STREAMS = (
-    "SELECT streams.snapshot_id, snapshots.taken_at, snapshots.stream_count, " + _COLUMNS + " "
+    "SELECT streams.snapshot_id, snapshots.taken_at, snapshots.stream_count, "
+    "snapshots.every_stream, " + _COLUMNS + " "
     "FROM streams JOIN snapshots ON snapshots.id = streams.snapshot_id"
 )
 _TOP_STREAMS = (
@@ -92,6 +93,7 @@ def _snapshot_from_row(row: dict[str, Any]) -> SnapshotInfo:
         id=row["snapshot_id"],
         taken_at=_as_datetime(row["taken_at"]),
         stream_count=row["stream_count"],
+        every_stream=bool(row["every_stream"]),
     )
 
 
@@ -102,7 +104,7 @@ async def snapshot_top(snapshot_id: int, order: Order) -> AsOf[tuple[Stream, ...
         _sql(
             conn,
             "SELECT snapshot_tops.streams, snapshots.id AS snapshot_id, snapshots.taken_at, "
-            "snapshots.stream_count FROM snapshot_tops "
+            "snapshots.stream_count, snapshots.every_stream FROM snapshot_tops "
             "JOIN snapshots ON snapshots.id = snapshot_tops.snapshot_id "
             "WHERE snapshot_tops.snapshot_id = ?",
         ),
@@ -123,7 +125,8 @@ async def latest_snapshot() -> SnapshotInfo | None:
     """The snapshot whose rows are in `streams`, or None before the first refresh."""
     conn = _connection()
     rows = await conn.execute_query_dict(
-        "SELECT id AS snapshot_id, taken_at, stream_count FROM snapshots ORDER BY id DESC LIMIT 1"
+        "SELECT id AS snapshot_id, taken_at, stream_count, every_stream FROM snapshots "
+        "ORDER BY id DESC LIMIT 1"
     )
     return _snapshot_from_row(rows[0]) if rows else None
 
@@ -132,7 +135,8 @@ async def _snapshot(conn: BaseDBAsyncClient, snapshot_id: int) -> SnapshotInfo:
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            "SELECT id AS snapshot_id, taken_at, stream_count FROM snapshots WHERE id = ?",
+            "SELECT id AS snapshot_id, taken_at, stream_count, every_stream FROM snapshots "
+            "WHERE id = ?",
         ),
         [snapshot_id],
     )

@@ -124,9 +124,12 @@ class SnapshotWriter:
             await self._flush()
 
     async def commit(
-        self, *, pages: int, duplicates_dropped: int, taken_at: datetime
+        self, *, pages: int, duplicates_dropped: int, taken_at: datetime, every_stream: bool = False
     ) -> SnapshotInfo:
-        """Swap the staged streams in and log the snapshot, in one short transaction."""
+        """Swap the staged streams in and log the snapshot, in one short transaction.
+
+        `every_stream`: the walk took every live stream, not only the top N.
+        """
         await self._flush()
         conn = _connection()
         if _is_postgres(conn):  # indexes built once on the full table, before the swap
@@ -137,16 +140,24 @@ class SnapshotWriter:
                     f"CREATE INDEX {STAGING}_viewers ON {STAGING} (viewer_count)",
                 ],
             )
-        snapshot = SnapshotInfo(self._snapshot_id, taken_at, len(self._viewers))
+        snapshot = SnapshotInfo(self._snapshot_id, taken_at, len(self._viewers), every_stream)
 
         async def swap(conn: BaseDBAsyncClient) -> None:
             await conn.execute_query(
                 _sql(
                     conn,
-                    "INSERT INTO snapshots (id, taken_at, stream_count, pages, duplicates_dropped) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO snapshots "
+                    "(id, taken_at, stream_count, pages, duplicates_dropped, every_stream) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                 ),
-                [snapshot.id, taken_at, snapshot.stream_count, pages, duplicates_dropped],
+                [
+                    snapshot.id,
+                    taken_at,
+                    snapshot.stream_count,
+                    pages,
+                    duplicates_dropped,
+                    every_stream,
+                ],
             )
             await _run(conn, _swap(conn))
             await _keep_top(conn, snapshot.id)
