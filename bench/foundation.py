@@ -4,7 +4,7 @@
 
 (a) A full refresh of the top 1000 against the fake Twitch with a simulated latency per request,
     as a ratio to the floor `pages x latency` (the time the pages alone must take in sequence).
-(b) The snapshot write of 1000 rows (`db.queries.replace_snapshot`: one transaction deleting the
+(b) The snapshot write of 1000 rows (`db.snapshots.replace_snapshot`: one transaction deleting the
     old rows, inserting the new, logging the snapshot) as a ratio to a raw `executemany` of the
     same rows into an empty table with the same driver (aiosqlite / asyncpg), in one transaction,
     and to the original design of one upsert statement (one commit) per stream.
@@ -32,7 +32,7 @@ from bench._support import command_line, database, scratch_postgres, timed
 from bot.cache import StatsService, open_cache
 from bot.refresh import RefreshService
 from bot.twitch import TwitchApp, TwitchClient, parse_stream
-from db import queries
+from db import snapshots
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 ROWS = 1000
@@ -106,7 +106,7 @@ def raw_values(streams: list) -> list[tuple]:
 
 async def ours_write(database_url: str, streams: list, repeat: int) -> list[float]:
     async def write() -> None:
-        await queries.replace_snapshot(
+        await snapshots.replace_snapshot(
             streams, pages=10, duplicates_dropped=0, taken_at=datetime.now(UTC)
         )
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.history [--repeat 9] [--postgres URL] [--quick]
 
-(a) The history write's share of `replace_snapshot`: the snapshot write of 1000 streams with
-    history (totals, ~250 games, the top 1000 channels) against the same write without it,
+(a) The history write's share of the snapshot write (`db.snapshots`): writing 1000 streams
+    with history (totals, ~250 games, the top 1000 channels) against the same without it,
     alternated, in the same run; and the history statements alone, timed inside the write.
 (b) A simulated 30 days: 2,880 snapshots of history at 15 minutes (each a copy of a real one
     with every count moved and the channels ranked again), then rows per table, bytes per
@@ -34,7 +34,8 @@ from bench._support import command_line, database, scratch_postgres, timed
 from bot.cache import StatsService, open_cache
 from bot.history import HistoryService
 from bot.twitch import parse_stream
-from db import atomically, history, queries
+from db import atomically, history, queries, snapshots
+from db.snapshots import SnapshotWriter
 from tests.fakes.twitch import random_streams
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -63,7 +64,7 @@ def streams(plan: Plan) -> list:
 async def bench_write(engine: str, plan: Plan) -> None:
     rows = streams(plan)
     moments = iter(T0 - EVERY * (1000 - n) for n in range(1000))  # before the simulated days
-    write_history = queries._write_history
+    write_history = SnapshotWriter._write_history
     inside: list[float] = []
 
     async def timed_history(*args: object) -> None:
@@ -72,7 +73,7 @@ async def bench_write(engine: str, plan: Plan) -> None:
         inside.append(time.perf_counter() - started)
 
     async def write(history: int | None) -> None:
-        await queries.replace_snapshot(
+        await snapshots.replace_snapshot(
             rows, pages=10, duplicates_dropped=0, taken_at=next(moments), history_channels=history
         )
 
@@ -81,13 +82,13 @@ async def bench_write(engine: str, plan: Plan) -> None:
     with_history: list[float] = []
     # The history statements are also timed on their own, inside the snapshot's transaction:
     # the difference of two whole writes drowns in the noise of the commit (fsync) on SQLite.
-    queries._write_history = timed_history
+    SnapshotWriter._write_history = timed_history  # type: ignore[method-assign]
     try:
         for _ in range(plan.repeat):  # alternated: both see the same machine
             without += await timed(lambda: write(None), 1)
             with_history += await timed(lambda: write(1000), 1)
     finally:
-        queries._write_history = write_history
+        SnapshotWriter._write_history = write_history  # type: ignore[method-assign]
     base, ours = statistics.median(without), statistics.median(with_history)
     print(f"(a) {engine}: replace_snapshot of {len(rows)} streams")
     print(f"    without history {ms(without)}")
@@ -207,7 +208,7 @@ async def run(engine: str, url: str, plan: Plan, size_of) -> None:
     async with database(url):
         await bench_write(engine, plan)
         await simulate(plan)
-        await queries.replace_snapshot(  # the newest snapshot, through the product's own path
+        await snapshots.replace_snapshot(  # the newest snapshot, through the product's own path
             streams(plan),
             pages=10,
             duplicates_dropped=0,

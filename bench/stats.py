@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from bench._support import command_line, database, scratch_postgres, timed
 from bot import stats
 from bot.twitch import parse_stream
-from db import queries
+from db import queries, snapshots
 from tests.fakes.twitch import random_streams
 
 SIZES = (1_000, 100_000)
@@ -68,7 +68,9 @@ def timed_sync(action: Callable[[], object], repeat: int) -> float:
 
 
 async def sql_engine(rows: list, repeat: int) -> float:
-    await queries.replace_snapshot(rows, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC))
+    await snapshots.replace_snapshot(
+        rows, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
+    )
 
     async def all_three() -> None:
         await queries.stream_summary()

@@ -26,10 +26,12 @@ from bot.cache import StatsService, open_cache
 from bot.client import StreamStatsBot
 from bot.config import Settings
 from bot.crypto import TokenCipher
+from bot.digest_service import DigestService
 from bot.health import HealthCheck
 from bot.history import HistoryService
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import Supervisor
 from bot.tokens import Clock, TokenSigner, utc_now
 from bot.twitch import TwitchApp, TwitchClient
@@ -87,7 +89,9 @@ async def core_services(settings: Settings) -> AsyncIterator[Core]:
     stats = StatsService(open_cache(settings.cache_url))
     try:
         async with aiohttp.ClientSession() as http:
-            twitch = TwitchClient(http, TwitchApp.from_settings(settings))
+            twitch = TwitchClient(
+                http, TwitchApp.from_settings(settings), headroom=settings.ratelimit_headroom
+            )
             refresher = RefreshService(
                 twitch,
                 stats,
@@ -126,6 +130,7 @@ async def running_services(
                 core.stats, top_n=settings.top_streams, history_days=settings.history_days
             )
             supervisor = Supervisor()
+            renderer = ChartRenderer()
             point_discord_at(settings)
             bot = StreamStatsBot(
                 settings=settings,
@@ -134,8 +139,15 @@ async def running_services(
                 accounts=accounts,
                 following=following,
                 history=history,
+                digests=DigestService(
+                    stats=core.stats,
+                    renderer=renderer,
+                    clock=clock,
+                    refresh_minutes=settings.refresh_minutes,
+                ),
                 leader=leader,
                 supervisor=supervisor,
+                renderer=renderer,
             )
             health = HealthCheck(
                 supervisor=supervisor,
@@ -152,6 +164,7 @@ async def running_services(
             )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
+            renderer.start()
             try:
                 web_url = await start_web(runner, settings)
                 async with bot:
@@ -159,6 +172,7 @@ async def running_services(
             finally:
                 await runner.cleanup()
                 await following.close()
+                await renderer.close()
         finally:
             await leader.release()
 

@@ -36,7 +36,7 @@ from aiocache.serializers import BaseSerializer
 from bot import following, stats
 from bot.errors import NoDataYet, UserFacingError
 from bot.following import TopIndex
-from bot.stats import AsOf, GameStat, HourCount, Order, SnapshotInfo, StreamSummary
+from bot.stats import AsOf, GameIndex, GameStat, HourCount, Order, SnapshotInfo, StreamSummary
 from bot.streams import Stream
 from db import guarded, queries
 
@@ -204,6 +204,14 @@ class StatsService:
         if source == "database":
             return _present(await guarded(queries.game_stats()))
         return await self._memory_result("games", GAMES, stats.game_stats)
+
+    async def game_index(self) -> AsOf[GameIndex]:
+        """The current snapshot's games, searchable by name (built once per snapshot)."""
+        games = await self.game_stats("memory")
+        local = self._local(games.snapshot.id)
+        if "game-index" not in local:
+            local["game-index"] = AsOf(games.snapshot, GameIndex(games.value))
+        return local["game-index"]
 
     async def start_hours(self, source: Source = "memory") -> AsOf[tuple[HourCount, ...]]:
         """Streams per start hour (rounded to the nearest hour, UTC), newest first."""

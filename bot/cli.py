@@ -2,7 +2,7 @@
 
     streamstats                      run the bot and its web server (the default)
     streamstats check                check settings, database, cache, Twitch and Discord
-    streamstats refresh --once       fetch the top streams once and store them
+    streamstats refresh --once       fetch the top streams once and store them (progress bar)
     streamstats stats [--source memory|database] [--json]
                                      today's figures in the terminal
 
@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import get_args
+from typing import TextIO, get_args
 
 import aiohttp
 import discord
@@ -29,7 +29,7 @@ from bot.cache import Source, StatsService, open_cache
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, NoDataYet, TwitchError, UserFacingError
 from bot.stats import NO_CATEGORY, ranked
-from bot.twitch import TwitchApp, TwitchClient
+from bot.twitch import TwitchApp, TwitchClient, WalkProgress
 from db import DATABASE_ERRORS, check_database
 
 log = logging.getLogger("bot")
@@ -122,10 +122,53 @@ async def guarded(command: Callable[..., Awaitable[int]], *args: object) -> int:
         return EXIT_FAILED
 
 
+class ProgressBar:
+    """`refresh --once`'s progress on stderr: redrawn in place on a terminal, else a line a tenth.
+
+    A walk over every live stream takes a minute or more; the operator sees pages, streams,
+    streams seen twice and the rate budget left. The share is of the streams expected (the
+    number asked for, or the last walk's size); a first walk of everything has none to go by.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._terminal = stream.isatty()
+        self._shown: int | None = None
+        self._drawn = False
+
+    def __call__(self, progress: WalkProgress, expected: int | None) -> None:
+        """Show where the walk is (on a terminal every page, else at each tenth)."""
+        share = min(progress.streams / expected, 1.0) if expected else None
+        step = int(share * 10) if share is not None else progress.pages // 100
+        if not self._terminal and step == self._shown:
+            return
+        self._shown = step
+        filled = round(share * self.WIDTH) if share is not None else 0
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        done = f"{share:4.0%}" if share is not None else "   ?"
+        budget = "?" if progress.budget_left is None else str(progress.budget_left)
+        line = (
+            f"[{bar}] {done}  {progress.pages} pages, {progress.streams:,} streams, "
+            f"{progress.duplicates} seen twice, rate budget left {budget}"
+        )
+        self._stream.write(f"\r{line}" if self._terminal else f"{line}\n")
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the redrawn line, so that what follows starts on its own."""
+        if self._terminal and self._drawn:
+            self._stream.write("\n")
+
+
 async def refresh_once(settings: Settings) -> int:
-    """One refresh; its summary line on stdout; exit 1 if it failed."""
+    """One refresh with a progress bar on stderr; its summary line on stdout; exit 1 if failed."""
+    bar = ProgressBar(sys.stderr)
     async with core_services(settings) as core:
-        outcome = await core.refresher.refresh()
+        outcome = await core.refresher.refresh(on_progress=bar)
+    bar.close()
     if outcome is None:  # pragma: no cover - a fresh service never has one running
         return EXIT_FAILED
     print(outcome.summary)  # noqa: T201

@@ -15,10 +15,12 @@ from bot.accounts import AccountService
 from bot.cache import StatsService
 from bot.command_sync import sync_if_changed
 from bot.config import Settings
+from bot.digest_service import DigestService
 from bot.errors import LoginRequired, UserFacingError
 from bot.history import HistoryService
 from bot.personal import FollowingService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.replies import APOLOGY, reply_privately
 from bot.supervisor import Supervisor
 from bot.views import login_view
@@ -28,7 +30,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.refresh", "cogs.stats", "cogs.following", "cogs.account", "cogs.history")
+EXTENSIONS = (
+    "cogs.refresh",
+    "cogs.stats",
+    "cogs.following",
+    "cogs.account",
+    "cogs.history",
+    "cogs.digest",
+)
 
 
 class StreamStatsTree(app_commands.CommandTree):
@@ -63,7 +72,7 @@ class StreamStatsBot(commands.AutoShardedBot):
     """The bot (one or more Discord shards); it owns no resources, its services are injected.
 
     `leader` says whether this process is the one that refreshes and validates tokens;
-    `supervisor` keeps the background loops of the cogs running.
+    `supervisor` keeps the background loops of the cogs running; `renderer` draws charts.
     """
 
     settings: Settings
@@ -72,8 +81,10 @@ class StreamStatsBot(commands.AutoShardedBot):
     accounts: AccountService
     following: FollowingService
     history: HistoryService
+    digests: DigestService
     leader: LeaderLock
     supervisor: Supervisor
+    renderer: ChartRenderer
 
     def __init__(
         self,
@@ -84,8 +95,10 @@ class StreamStatsBot(commands.AutoShardedBot):
         accounts: AccountService,
         following: FollowingService,
         history: HistoryService,
+        digests: DigestService,
         leader: LeaderLock,
         supervisor: Supervisor,
+        renderer: ChartRenderer,
     ) -> None:
         super().__init__(
             shard_count=settings.shard_count,
@@ -102,8 +115,10 @@ class StreamStatsBot(commands.AutoShardedBot):
         self.accounts = accounts
         self.following = following
         self.history = history
+        self.digests = digests
         self.leader = leader
         self.supervisor = supervisor
+        self.renderer = renderer
 
     async def setup_hook(self) -> None:
         """Load every cog (a cog that fails to load stops the bot) and sync the commands."""

@@ -18,6 +18,7 @@ T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_DATABASE_URL = "sqlite://data/streamstats.sqlite3"
+MAX_TOP_STREAMS = 500_000  # the walk's hard cap: 5,000 pages of 100
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Settings:
     # URLs may carry a password (postgres://user:password@…, redis://:password@…).
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     cache_url: str = field(default="memory://", repr=False)
-    top_streams: int = 1000
+    top_streams: int | None = 1000  # None: every live stream (TOP_STREAMS=all)
     refresh_minutes: float = 15
     history_days: int = 30
     history_channels: int = 1000
@@ -49,6 +50,7 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     web_enabled: bool = True
     log_level: str = "INFO"
+    ratelimit_headroom: float = 0.10  # share of the app bucket a refresh leaves to other calls
 
     @property
     def redirect_uri(self) -> str:
@@ -155,6 +157,22 @@ def _shard_ids(text: str) -> tuple[int, ...]:
     return ids
 
 
+def _top_streams(text: str) -> int | None:
+    if text.lower() == "all":
+        return None
+    return _int_between(1, MAX_TOP_STREAMS)(text)
+
+
+def _percentage_below(high: int) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        number = float(text.removesuffix("%"))
+        if not 0 <= number < high:
+            raise ValueError(text)
+        return number / 100
+
+    return parse
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in LOG_LEVELS:
@@ -212,7 +230,16 @@ def settings_from_env(env: Mapping[str, str], *, for_bot: bool = True) -> Settin
             "CACHE_URL", Settings.cache_url, _cache_url, "memory:// or redis://host:port/db"
         ),
         top_streams=read.parsed(
-            "TOP_STREAMS", Settings.top_streams, _int_between(1, 10_000), "a whole number 1-10000"
+            "TOP_STREAMS",
+            Settings.top_streams,
+            _top_streams,
+            f"all, or a whole number from 1 to {MAX_TOP_STREAMS}",
+        ),
+        ratelimit_headroom=read.parsed(
+            "TWITCH_RATELIMIT_HEADROOM",
+            Settings.ratelimit_headroom,
+            _percentage_below(100),
+            "a percentage from 0 to 99, such as 10%",
         ),
         refresh_minutes=read.parsed(
             "REFRESH_MINUTES", Settings.refresh_minutes, _positive_number, "a number above 0"

@@ -169,10 +169,17 @@ def count(number: int) -> str:
     return f"{number:,}"
 
 
+def coverage(snapshot: SnapshotInfo) -> str:
+    """What a snapshot's figures cover: "all 97,412 live streams" or "the top 1,000"."""
+    if snapshot.every_stream:
+        return f"all {count(snapshot.stream_count)} live streams"
+    return f"the top {count(snapshot.stream_count)}"
+
+
 def footer(snapshot: SnapshotInfo, refresh_minutes: float) -> str:
-    """The line under every stats embed: when the data was taken and how often it changes."""
+    """The line under every stats embed: what it covers, when it was taken, how often it changes."""
     taken = snapshot.taken_at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"data as of {taken} · refreshes every {refresh_minutes:g} min"
+    return f"{coverage(snapshot)} · data as of {taken} · refreshes every {refresh_minutes:g} min"
 
 
 def _embed(title: str, snapshot: SnapshotInfo, refresh_minutes: float) -> discord.Embed:
@@ -195,7 +202,11 @@ def stream_summary_embed(result: AsOf[StreamSummary], refresh_minutes: float) ->
     """/streamstats: median, odd/even, duplicates, and how many streams the figures cover."""
     summary = result.value
     embed = _embed("Live stream statistics", result.snapshot, refresh_minutes)
-    embed.description = f"Over the **{count(summary.total)}** most-watched live streams."
+    embed.description = (
+        f"Over **all {count(summary.total)}** live streams on Twitch."
+        if result.snapshot.every_stream
+        else f"Over the **{count(summary.total)}** most-watched live streams."
+    )
     median = "—" if summary.median is None else f"{summary.median:,.1f}".removesuffix(".0")
     embed.add_field(name="Median viewers", value=median)
     embed.add_field(name="Odd viewer count", value=count(summary.odd))
@@ -314,22 +325,26 @@ def top_pages(result: AsOf[Sequence[Stream]], order: Order, refresh_minutes: flo
     return Pages(page_count(len(rows), TOP_PER_PAGE), render)
 
 
-def _in_top_line(compared: Following) -> str:
-    """The headline: k of your m live channels are in the top N."""
+def _in_top_line(compared: Following, snapshot: SnapshotInfo) -> str:
+    """The headline: k of your m live channels are in the top N (or among all live streams)."""
     live, inside = len(compared.followed_live), compared.in_top
     channels = "channel" if live == 1 else "channels"
     verb = "is" if inside == 1 else "are"
-    return (
-        f"**{count(inside)}** of your **{count(live)}** live {channels} {verb} in the top "
-        f"**{count(compared.top_n)}**."
+    where = (
+        f"among **all {count(snapshot.stream_count)}** live streams"
+        if compared.top_n is None
+        else f"in the top **{count(compared.top_n)}**"
     )
+    return f"**{count(inside)}** of your **{count(live)}** live {channels} {verb} {where}."
 
 
-def _gap_line(lowest: FollowedStream, snapshot: SnapshotInfo, top_n: int) -> str:
+def _gap_line(lowest: FollowedStream, snapshot: SnapshotInfo, top_n: int | None) -> str:
     """The gap to enter the top, for the least-watched followed live channel."""
     name = safe(lowest.stream.user_name or lowest.stream.user_login)
     if lowest.rank is not None:
         return f"Gap to enter: **0**. Your least-watched live channel, {name}, is in the top."
+    if top_n is None:
+        return "Gap to enter: **0**. The snapshot holds every live stream: every channel fits."
     if snapshot.stream_count < top_n:
         return (
             f"Gap to enter: **0**. The top holds only {count(snapshot.stream_count)} streams "
@@ -346,12 +361,14 @@ def _gap_line(lowest: FollowedStream, snapshot: SnapshotInfo, top_n: int) -> str
     )
 
 
-def _followed_line(entry: FollowedStream, top_n: int) -> str:
+def _followed_line(entry: FollowedStream, top_n: int | None) -> str:
     stream = entry.stream
     game = safe(stream.game_name or NO_CATEGORY)
     line = f"{channel_link(stream)} — {game} · **{count(stream.viewer_count)}** viewers"
     if entry.rank is not None:
         return f"`#{entry.rank:>5}` {line}"
+    if top_n is None:
+        return f"`     —` {line} · live since the snapshot was taken"
     if entry.viewers_needed == 0:
         return f"`     —` {line} · not in the top {count(top_n)}, would get in now"
     return (
@@ -381,12 +398,19 @@ def following_pages(result: AsOf[Following], refresh_minutes: float) -> Pages:
     compared = result.value
     entries = compared.followed_live
     pages = page_count(len(entries), FOLLOWING_PER_PAGE)
-    title = f"Your live channels against the top {count(compared.top_n)}"
+    title = (
+        f"Your live channels among all {count(result.snapshot.stream_count)} live streams"
+        if compared.top_n is None
+        else f"Your live channels against the top {count(compared.top_n)}"
+    )
     if compared.lowest is None:
         head = NOBODY_LIVE
     else:
         head = "\n".join(
-            (_in_top_line(compared), _gap_line(compared.lowest, result.snapshot, compared.top_n))
+            (
+                _in_top_line(compared, result.snapshot),
+                _gap_line(compared.lowest, result.snapshot, compared.top_n),
+            )
         )
     tags = _shared_tags_text(compared)
 
@@ -422,7 +446,7 @@ def status_embed(
     else:
         taken = discord.utils.format_dt(snapshot.taken_at, "R")
         embed.add_field(name="Snapshot taken", value=taken)
-        embed.add_field(name="Streams", value=count(snapshot.stream_count))
+        embed.add_field(name="Streams", value=coverage(snapshot))
     due = discord.utils.format_dt(next_refresh, "R") if next_refresh else "not scheduled"
     embed.add_field(name="Next refresh", value=due)
     if last_attempt is None:
@@ -438,11 +462,16 @@ def status_embed(
     return embed
 
 
-def unknown_game(typed: str, stream_count: int) -> str:
+def unknown_game(typed: str, snapshot: SnapshotInfo) -> str:
     """/gamestats game:<typed> when no game of the snapshot has that name or id."""
+    among = (
+        f"among {coverage(snapshot)}"
+        if snapshot.every_stream
+        else f"in the current top {count(snapshot.stream_count)}"
+    )
     return (
-        f"No live stream in the current top {count(stream_count)} is playing "
-        f"“{safe(typed, ONE_NAME_LIMIT)}”. Pick a game from the suggestions."
+        f"No live stream {among} is playing “{safe(typed, ONE_NAME_LIMIT)}”. "
+        "Pick a game from the suggestions."
     )
 
 

@@ -66,9 +66,9 @@ class SharedTag:
 
 @dataclass(frozen=True, slots=True)
 class Following:
-    """One user's followed live streams compared with the top `top_n`."""
+    """One user's followed live streams compared with the top `top_n` (None: every stream)."""
 
-    top_n: int
+    top_n: int | None
     followed_live: tuple[FollowedStream, ...]  # most viewers first
     shared_tags: tuple[SharedTag, ...]
 
@@ -113,13 +113,16 @@ def index_top(rows: Iterable[Stream]) -> TopIndex:
     )
 
 
-def compare(index: TopIndex, followed: Iterable[Stream], top_n: int) -> Following:
-    """The user's followed live streams (deduplicated by id) against the indexed snapshot."""
+def compare(index: TopIndex, followed: Iterable[Stream], top_n: int | None) -> Following:
+    """The user's followed live streams (deduplicated by id) against the indexed snapshot.
+
+    `top_n` None: the snapshot holds every live stream (TOP_STREAMS=all), so everything fits.
+    """
     unique: dict[str, Stream] = {}
     for stream in followed:
         unique.setdefault(stream.id, stream)
     live = sorted(unique.values(), key=by_viewers)
-    everything_fits = index.size < top_n
+    everything_fits = top_n is None or index.size < top_n
     entries = []
     for stream in live:
         rank = index.ranks.get(stream.id)

@@ -18,8 +18,9 @@ from typing import Any
 import discord
 
 from bot import embeds
+from bot.charts import Chart
 from bot.errors import UserFacingError
-from bot.replies import APOLOGY, answer, reply_privately
+from bot.replies import APOLOGY, answer, chart_file, reply_privately, with_chart
 from bot.stats import AsOf, Order
 from bot.streams import Stream
 
@@ -59,7 +60,11 @@ def grey_out(view: discord.ui.View) -> None:
 
 
 class Paginator(discord.ui.View):
-    """First / previous / "page n/N" / next / last. Pages are built up front (one snapshot)."""
+    """First / previous / "page n/N" / next / last. Pages are built up front (one snapshot).
+
+    A `chart` of the whole list is attached to the message and shown on every page: turning a
+    page edits the embed and keeps the attachment, so the image never breaks.
+    """
 
     def __init__(
         self,
@@ -70,9 +75,11 @@ class Paginator(discord.ui.View):
         page: int = 0,
         custom_id: Callable[[str, int], str] | None = None,
         ephemeral: bool = False,
+        chart: Chart | None = None,
     ) -> None:
         super().__init__(timeout=timeout)
         self.pages = pages
+        self.chart = chart
         self.owner_id = owner_id
         self.page = page
         self.ephemeral = ephemeral  # shown to the invoker only (personal answers)
@@ -85,14 +92,15 @@ class Paginator(discord.ui.View):
         """Show the first page as the answer to `interaction` (deferred or not), in one call."""
         self._interaction = interaction
         view = self if len(self.pages) > 1 else discord.utils.MISSING
+        attached = discord.utils.MISSING if self.chart is None else chart_file(self.chart)
         if interaction.response.is_done():
             message = await interaction.followup.send(
-                embed=self.pages[self.page], view=view, wait=True, ephemeral=self.ephemeral
+                embed=self._page(), view=view, wait=True, ephemeral=self.ephemeral, file=attached
             )
             message_id: int | None = message.id
         else:
             sent = await interaction.response.send_message(
-                embed=self.pages[self.page], view=view, ephemeral=self.ephemeral
+                embed=self._page(), view=view, ephemeral=self.ephemeral, file=attached
             )
             message_id = sent.message_id
         if len(self.pages) <= 1:
@@ -104,11 +112,16 @@ class Paginator(discord.ui.View):
         """Take over a message shown by an earlier paginator (another process, before a restart)."""
         self._interaction = interaction
         if interaction.response.is_done():  # deferred while the pages were rebuilt
-            await interaction.edit_original_response(embed=self.pages[self.page], view=self)
+            await interaction.edit_original_response(embed=self._page(), view=self)
         else:
-            await interaction.response.edit_message(embed=self.pages[self.page], view=self)
+            await interaction.response.edit_message(embed=self._page(), view=self)
         if interaction.message is not None:
             self._hold(interaction.message.id)
+
+    def _page(self) -> discord.Embed:
+        """The current page as shown: with the list's chart when the message carries one."""
+        page = self.pages[self.page]
+        return page if self.chart is None else with_chart(page, self.chart)
 
     def _hold(self, message_id: int) -> None:
         self._message_id = message_id
@@ -136,7 +149,7 @@ class Paginator(discord.ui.View):
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         self.page = max(0, min(page, len(self.pages) - 1))
         self._update_buttons()
-        await interaction.response.edit_message(embed=self.pages[self.page], view=self)
+        await interaction.response.edit_message(embed=self._page(), view=self)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Only the invoker may turn pages; anyone else gets a short private note."""
@@ -220,9 +233,12 @@ def list_paginator(
     *,
     owner_id: int,
     timeout: float,
+    chart: Chart | None = None,
 ) -> Paginator:
     """A pager over the shared pages of one list (/gamestats, /hours): in-process buttons."""
-    return Paginator(shared_pages(kind, result, build), owner_id=owner_id, timeout=timeout)
+    return Paginator(
+        shared_pages(kind, result, build), owner_id=owner_id, timeout=timeout, chart=chart
+    )
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class FollowingService:
         accounts: AccountService,
         oauth: TwitchOAuth,
         stats: StatsService,
-        top_n: int,
+        top_n: int | None,
         twitch_wait: float = TWITCH_WAIT,
     ) -> None:
         self._accounts = accounts

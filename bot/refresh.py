@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from bot.cache import StatsService
 from bot.errors import TwitchError
 from bot.stats import SnapshotInfo
-from bot.twitch import TwitchClient
+from bot.twitch import TwitchClient, WalkProgress
 from db import DATABASE_ERRORS, guarded, history, queries
+from db.snapshots import SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,42 @@ class RefreshOutcome:
         if self.snapshot is None:
             return f"refresh failed, keeping the previous snapshot: {self.error}"
         return (
-            f"refresh ok: snapshot {self.snapshot.id}, {self.snapshot.stream_count} streams, "
-            f"{self.pages} pages, {self.duplicates_dropped} duplicates dropped, "
+            f"refresh ok: snapshot {self.snapshot.id}, {self.snapshot.stream_count:,} streams, "
+            f"{self.pages} pages, {self.duplicates_dropped} seen twice (dropped), "
             f"{self.duration:.2f} s"
+        )
+
+
+ProgressHook = Callable[[WalkProgress, int | None], None]  # (progress, streams expected)
+
+
+class ProgressLog:
+    """Logs a walk's progress at every 10% of the streams expected, and at least every 10 s."""
+
+    def __init__(self, expected: int | None, *, every: float = 10.0) -> None:
+        self._expected = expected
+        self._every = every
+        self._next_share = 0.1
+        self._last_log = time.monotonic()
+
+    def page(self, progress: WalkProgress) -> None:
+        """Note one more page; log if a tenth of the way or `every` seconds have passed."""
+        share = progress.streams / self._expected if self._expected else 0.0
+        now = time.monotonic()
+        if share < self._next_share and now - self._last_log < self._every:
+            return
+        while self._next_share <= share:
+            self._next_share += 0.1
+        self._last_log = now
+        budget = "unknown" if progress.budget_left is None else str(progress.budget_left)
+        done = f" ({min(share, 1.0):.0%} of {self._expected:,})" if self._expected else ""
+        log.info(
+            "refresh: %d pages, %s streams%s, %d seen twice, rate budget left %s",
+            progress.pages,
+            f"{progress.streams:,}",
+            done,
+            progress.duplicates,
+            budget,
         )
 
 
@@ -60,12 +94,13 @@ class RefreshService:
         twitch: TwitchClient,
         stats: StatsService,
         *,
-        top_streams: int,
+        top_streams: int | None,
         history_days: int = 30,
         history_channels: int = 1000,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`top_streams`: how many of the most-watched streams to keep; None keeps every one."""
         self._twitch = twitch
         self._stats = stats
         self._top_streams = top_streams
@@ -74,6 +109,7 @@ class RefreshService:
         self._clock = clock
         self._rng = rng or random.SystemRandom()
         self._lock = asyncio.Lock()
+        self._last_count = 0  # streams of the last walk: what "10%" means when walking them all
         self.last_outcome: RefreshOutcome | None = None
 
     @property
@@ -81,8 +117,10 @@ class RefreshService:
         """True while a refresh is in progress."""
         return self._lock.locked()
 
-    async def refresh(self) -> RefreshOutcome | None:
+    async def refresh(self, on_progress: ProgressHook | None = None) -> RefreshOutcome | None:
         """Run one refresh unless one is already running (then return None at once).
+
+        `on_progress` hears of every page the walk over Twitch reads (for a progress bar).
 
         Never raises (except cancellation): failures are logged and returned as the outcome.
         """
@@ -92,7 +130,7 @@ class RefreshService:
         async with self._lock:
             started = time.perf_counter()
             try:
-                outcome = await self._refresh(started)
+                outcome = await self._refresh(started, on_progress)
             except TwitchError as error:
                 log.error("refresh failed, keeping the previous snapshot: %s", error)
                 outcome = self._failed(started, error.public)
@@ -119,19 +157,30 @@ class RefreshService:
         """The latest refresh attempt, whichever process made it."""
         return await guarded(queries.last_refresh_run())
 
-    async def _refresh(self, started: float) -> RefreshOutcome:
-        fetched = await self._twitch.fetch_top_streams(self._top_streams)
-        if not fetched.streams:
-            return self._failed(started, NO_STREAMS, log_it=True)
-        streams = list(fetched.streams)
-        self._rng.shuffle(streams)  # the specification asks for the rows in random order
-        snapshot = await queries.replace_snapshot(
-            streams,
-            pages=fetched.pages,
-            duplicates_dropped=fetched.duplicates_dropped,
-            taken_at=self._clock(),
-            history_channels=self._history_channels if self._history_days else None,
-        )
+    async def _refresh(self, started: float, on_progress: ProgressHook | None) -> RefreshOutcome:
+        """Walk Get Streams, staging each page as it comes, then swap the snapshot in."""
+        walk = self._twitch.walk_streams(self._top_streams)
+        expected = self._top_streams or (self._last_count or None)
+        report = ProgressLog(expected)
+        history_channels = self._history_channels if self._history_days else None
+        async with SnapshotWriter(
+            history_channels=history_channels, shuffle=self._rng.shuffle
+        ) as writer:
+            async for page in walk:
+                await writer.add(page)
+                progress = self._twitch.progress(walk)
+                report.page(progress)
+                if on_progress is not None:
+                    on_progress(progress, expected)
+            if walk.unique == 0:
+                return self._failed(started, NO_STREAMS, log_it=True)
+            snapshot = await writer.commit(
+                pages=walk.pages,
+                duplicates_dropped=walk.duplicates,
+                taken_at=self._clock(),
+                every_stream=self._top_streams is None,
+            )
+        self._last_count = snapshot.stream_count
         try:
             await self._stats.snapshot_committed(snapshot)
         except Exception:
@@ -142,8 +191,8 @@ class RefreshService:
             finished_at=datetime.now(UTC),
             duration=time.perf_counter() - started,
             snapshot=snapshot,
-            pages=fetched.pages,
-            duplicates_dropped=fetched.duplicates_dropped,
+            pages=walk.pages,
+            duplicates_dropped=walk.duplicates,
         )
         log.info("%s", outcome.summary)
         return outcome

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import discord
 
+from bot.charts import Chart
 from bot.errors import UserFacingError
 
 APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
@@ -33,20 +35,39 @@ class Sendable(Protocol):
         ...
 
 
+def chart_file(chart: Chart) -> discord.File:
+    """The chart as an attachment, its description read out by screen readers."""
+    return discord.File(
+        io.BytesIO(chart.png), filename=chart.filename, description=chart.description
+    )
+
+
+def with_chart(embed: discord.Embed, chart: Chart) -> discord.Embed:
+    """A copy of `embed` showing `chart`, which must be attached to the same message."""
+    return embed.copy().set_image(url=f"attachment://{chart.filename}")
+
+
 @dataclass
 class Reply:
-    """A plain answer: text and/or one embed, optionally private or with a view."""
+    """A plain answer: text and/or one embed, optionally private, with a view, or a chart.
+
+    A chart is shown in the embed and attached to the message in the same call.
+    """
 
     content: str | None = None
     embed: discord.Embed | None = None
     view: discord.ui.View | None = None
     ephemeral: bool = False
+    chart: Chart | None = None
 
     async def send(self, interaction: discord.Interaction) -> None:
         """Send as the interaction's response, or as its follow-up if it was deferred."""
         extra: dict[str, Any] = {"view": self.view} if self.view is not None else {}
         if self.embed is not None:
             extra["embed"] = self.embed
+            if self.chart is not None:
+                extra["embed"] = with_chart(self.embed, self.chart)
+                extra["file"] = chart_file(self.chart)
         if interaction.response.is_done():
             await interaction.followup.send(self.content, ephemeral=self.ephemeral, **extra)
         else:

@@ -6,6 +6,7 @@ two engines with `==`.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import Counter
 from collections.abc import Sequence
@@ -23,11 +24,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class SnapshotInfo:
-    """Which snapshot the numbers come from."""
+    """Which snapshot the numbers come from, and what it covers."""
 
     id: int
     taken_at: datetime
     stream_count: int
+    every_stream: bool = False  # every live stream on Twitch, not only the top N
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,36 @@ def find_game(games: Sequence[GameStat], wanted: str) -> GameStat | None:
     )
 
 
-def games_matching(games: Sequence[GameStat], text: str, limit: int = 25) -> list[GameStat]:
-    """Games whose shown name contains `text` (any case), in ranking order, at most `limit`."""
-    needle = text.strip().casefold()
-    return [game for game in games if needle in game.label.casefold()][:limit]
+class GameIndex:
+    """Finds the games whose shown name contains some text (any case), without a scan.
+
+    Autocomplete asks on every keystroke, and the whole platform has about 8,000 games. Built
+    once per snapshot: every suffix of every name (its first `KEY_LENGTH` characters), sorted,
+    so that the names containing a text are one range found by two bisections.
+    """
+
+    KEY_LENGTH = 24
+
+    def __init__(self, games: Sequence[GameStat]) -> None:
+        self.games = tuple(games)
+        self._names = [game.label.casefold() for game in self.games]
+        suffixes = sorted(
+            (name[start : start + self.KEY_LENGTH], rank)
+            for rank, name in enumerate(self._names)
+            for start in range(len(name))
+        )
+        self._keys = [key for key, _ in suffixes]
+        self._ranks = [rank for _, rank in suffixes]
+
+    def matching(self, text: str, limit: int = 25) -> list[GameStat]:
+        """Games whose name contains `text`, in ranking order, at most `limit`."""
+        needle = text.strip().casefold()
+        if not needle:
+            return list(self.games[:limit])
+        key = needle[: self.KEY_LENGTH]
+        low = bisect.bisect_left(self._keys, key)
+        high = bisect.bisect_left(self._keys, key + "\U0010ffff", lo=low)
+        ranks = sorted(set(self._ranks[low:high]))
+        if len(needle) > self.KEY_LENGTH:  # the key was only the needle's start
+            ranks = [rank for rank in ranks if needle in self._names[rank]]
+        return [self.games[rank] for rank in ranks[:limit]]

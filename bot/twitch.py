@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,10 +33,13 @@ MAX_ID_LENGTH = 32  # the width of the id columns
 TOKEN_RENEW_MARGIN = 300.0  # seconds before expiry at which an app token is minted again
 
 
+MAX_PAGES = 5_000  # a walk's hard cap, whatever it was asked for
+
+
 def max_pages(limit: int) -> int:
     """Pages we may read for `limit` streams: the exact need plus half again for duplicates."""
     needed = math.ceil(limit / PAGE_SIZE)
-    return needed + needed // 2 + 1
+    return min(needed + needed // 2 + 1, MAX_PAGES)
 
 
 @dataclass(frozen=True)
@@ -71,67 +74,142 @@ class TopStreams:
 PageFetcher = Callable[[str | None], Awaitable[tuple[list[Stream], str | None]]]
 
 
-async def collect_streams(fetch_page: PageFetcher, *, limit: int, page_cap: int) -> TopStreams:
-    """Follow cursors until `limit` unique streams, the last page, or `page_cap` pages.
+@dataclass(frozen=True)
+class WalkProgress:
+    """How far a walk over Get Streams has come (for progress logs and bars)."""
 
-    `fetch_page(cursor)` returns one page and the next cursor (None on the first call). Twitch
-    warns that pages may repeat or skip streams while viewer counts change, so streams are
-    deduplicated by id (first seen wins) and re-sorted here; a repeated cursor or an empty page
-    ends the walk (known Twitch cursor bugs).
+    pages: int
+    streams: int  # unique streams so far
+    duplicates: int  # streams seen twice: they moved between pages while the walk ran
+    budget_left: int | None  # points left in the app's rate-limit bucket, if Twitch said
+
+
+class StreamWalk:
+    """Follows Get Streams cursors and yields each page's streams not seen before.
+
+    Twitch warns that pages may repeat or skip streams while viewer counts change: streams are
+    deduplicated by id (first seen wins) and the repeats counted, not "fixed". The walk ends at
+    `limit` unique streams, an empty page, the last page, a repeated cursor (a known Twitch
+    cursor bug) or `page_cap` pages.
     """
-    found: dict[str, Stream] = {}
-    seen_cursors: set[str] = set()
-    cursor: str | None = None
-    pages = duplicates = 0
-    while len(found) < limit and pages < page_cap:
-        streams, cursor = await fetch_page(cursor)
-        pages += 1
-        for stream in streams:
-            if stream.id in found:
-                duplicates += 1
-            else:
-                found[stream.id] = stream
-        log.debug("page %d: %d streams, %d unique so far", pages, len(streams), len(found))
-        if not streams or cursor is None or cursor in seen_cursors:
-            break
-        seen_cursors.add(cursor)
-    ranked = sorted(found.values(), key=by_viewers)[:limit]
-    return TopStreams(streams=ranked, pages=pages, duplicates_dropped=duplicates)
+
+    def __init__(self, fetch_page: PageFetcher, *, limit: int, page_cap: int) -> None:
+        self._fetch_page = fetch_page
+        self._limit = limit
+        self._page_cap = page_cap
+        self._seen: set[str] = set()
+        self.pages = 0
+        self.duplicates = 0
+
+    @property
+    def unique(self) -> int:
+        """Unique streams yielded so far."""
+        return len(self._seen)
+
+    async def __aiter__(self) -> AsyncIterator[list[Stream]]:
+        seen_cursors: set[str] = set()
+        cursor: str | None = None
+        while self.unique < self._limit and self.pages < self._page_cap:
+            streams, cursor = await self._fetch_page(cursor)
+            self.pages += 1
+            fresh = []
+            for stream in streams:
+                if stream.id in self._seen:
+                    self.duplicates += 1
+                elif len(self._seen) < self._limit:
+                    self._seen.add(stream.id)
+                    fresh.append(stream)
+            log.debug(
+                "page %d: %d streams, %d unique so far", self.pages, len(streams), self.unique
+            )
+            yield fresh
+            if not streams or cursor is None or cursor in seen_cursors:
+                break
+            seen_cursors.add(cursor)
+
+
+async def ranked(
+    walk: StreamWalk, after_page: Callable[[StreamWalk], None] | None = None
+) -> TopStreams:
+    """Walk every page (calling `after_page` after each) and rank what was found."""
+    found: list[Stream] = []
+    async for page in walk:
+        found.extend(page)
+        if after_page is not None:
+            after_page(walk)
+    found.sort(key=by_viewers)
+    return TopStreams(streams=found, pages=walk.pages, duplicates_dropped=walk.duplicates)
+
+
+async def collect_streams(fetch_page: PageFetcher, *, limit: int, page_cap: int) -> TopStreams:
+    """Follow `fetch_page`'s cursors (see `StreamWalk`) and rank what was found."""
+    return await ranked(StreamWalk(fetch_page, limit=limit, page_cap=page_cap))
 
 
 @dataclass
 class RateLimitBucket:
     """One Twitch rate-limit bucket, as the `Ratelimit-*` headers of its calls describe it.
 
-    Twitch keeps a bucket for the app (per client id) and one per user token; whoever makes
-    the calls notes their headers here and, once Twitch says the bucket is empty, waits for its
-    reset instead of earning a 429.
+    Twitch keeps a bucket for the app (per client id) and one per user token. It is a token
+    bucket: each call takes a point, points flow back at `Ratelimit-Limit` a minute, and
+    `Ratelimit-Reset` says when the bucket will be full again. Whoever makes the calls notes
+    their headers here, waits for the reset once Twitch says the bucket is empty, and may keep
+    a share of it untouched (`pace`) for other callers instead of earning a 429.
     """
 
     name: str
     empty_until: float = 0.0  # Unix time; set when Ratelimit-Remaining reaches 0
+    limit: int | None = None
+    remaining: int | None = None
+    full_at: float = 0.0  # Unix time at which the bucket is full again
 
     def note(self, headers: Mapping[str, str]) -> None:
         """Read the headers of a reply that this bucket paid for."""
-        remaining, reset = headers.get("Ratelimit-Remaining"), headers.get("Ratelimit-Reset", "")
-        if remaining == "0" and reset.isdigit():
-            self.empty_until = float(reset)
+        limit, remaining, reset = (
+            headers.get(name, "")
+            for name in ("Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset")
+        )
+        if not (remaining.isdigit() and reset.isdigit()):
+            return
+        self.remaining, self.full_at = int(remaining), float(reset)
+        if limit.isdigit():
+            self.limit = int(limit)
+        if self.remaining == 0:
+            self.empty_until = self.full_at  # the safe reading, whatever the refill rate
 
     @property
     def empty(self) -> bool:
         """Whether Twitch said the bucket is empty and its reset has not come yet."""
         return self.empty_until > time.time()
 
-    async def wait(self, sleep: Callable[[float], Awaitable[None]], max_wait: float) -> None:
-        """Wait for the reset if the bucket is empty (at most `max_wait` seconds)."""
-        delay = min(self.empty_until - time.time(), max_wait)
-        if delay > 0:
+    def headroom_delay(self, headroom: float) -> float:
+        """Seconds to wait so that the next point spent leaves `headroom` of the bucket to others.
+
+        0 while the bucket holds more than that share, or before Twitch has said anything.
+        Points flow back evenly until `full_at`, so the wait is that share of the time to full.
+        """
+        if self.limit is None or self.remaining is None or self.remaining >= self.limit:
+            return 0.0
+        short = math.ceil(self.limit * headroom) + 1 - self.remaining
+        if short <= 0:
+            return 0.0
+        seconds_to_full = max(self.full_at - time.time(), 0.0)
+        return seconds_to_full * min(short, self.limit) / (self.limit - self.remaining)
+
+    async def wait(
+        self, sleep: Callable[[float], Awaitable[None]], max_wait: float, headroom: float = 0.0
+    ) -> None:
+        """Wait until a point may be spent: the bucket is not empty and keeps `headroom`."""
+        delay = min(max(self.empty_until - time.time(), self.headroom_delay(headroom)), max_wait)
+        if delay <= 0:
+            return
+        if self.empty:
             log.info(
                 "Twitch rate-limit bucket %s is empty; waiting %.1f s for the reset",
                 self.name,
                 delay,
             )
-            await sleep(delay)
+        await sleep(delay)
 
 
 class _Unauthorized(Exception):
@@ -240,8 +318,10 @@ class TwitchClient:
         backoff: float = 0.5,
         max_wait: float = 60.0,
         timeout: float = 10.0,
+        headroom: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`headroom`: the share of the app's rate-limit bucket left untouched for others."""
         self._session = session
         self._app = app
         self._attempts = attempts
@@ -249,6 +329,7 @@ class TwitchClient:
             multiplier=backoff, max=backoff * 16, jitter=backoff
         )
         self._max_wait = max_wait
+        self._headroom = headroom
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._sleep = sleep
         self._token: str | None = None
@@ -256,15 +337,24 @@ class TwitchClient:
         self._token_lock = asyncio.Lock()
         self._bucket = RateLimitBucket("of the app")
 
-    async def fetch_top_streams(self, limit: int) -> TopStreams:
-        """Page through Get Streams until `limit` unique streams, the last page or the page cap."""
-        first = str(min(PAGE_SIZE, limit))
+    def walk_streams(self, limit: int | None) -> StreamWalk:
+        """A walk over Get Streams: the top `limit` live streams, or every one (None)."""
+        wanted = MAX_PAGES * PAGE_SIZE if limit is None else limit
+        first = str(min(PAGE_SIZE, wanted))
 
         async def page(cursor: str | None) -> tuple[list[Stream], str | None]:
             params = {"first": first, **({"after": cursor} if cursor else {})}
             return parse_streams_page(await self._helix_get("/streams", params))
 
-        return await collect_streams(page, limit=limit, page_cap=max_pages(limit))
+        return StreamWalk(page, limit=wanted, page_cap=max_pages(wanted))
+
+    async def fetch_top_streams(self, limit: int | None) -> TopStreams:
+        """The top `limit` live streams (every one for None), ranked, most viewers first."""
+        return await ranked(self.walk_streams(limit))
+
+    def progress(self, walk: StreamWalk) -> WalkProgress:
+        """Where `walk` is, and what is left of the app's rate-limit bucket."""
+        return WalkProgress(walk.pages, walk.unique, walk.duplicates, self._bucket.remaining)
 
     async def _helix_get(self, path: str, params: Mapping[str, str]) -> Any:
         """GET a Helix path with retries: 429 waits for the reset, 5xx/network back off."""
@@ -295,7 +385,7 @@ class TwitchClient:
             raise TwitchAuthError(f"Twitch refused a freshly minted app token on {path}") from error
 
     async def _helix_get_once(self, path: str, params: Mapping[str, str], token: str) -> Any:
-        await self._bucket.wait(self._sleep, self._max_wait)
+        await self._bucket.wait(self._sleep, self._max_wait, self._headroom)
         headers = {"Authorization": f"Bearer {token}", "Client-Id": self._app.client_id}
         try:
             async with self._session.get(
@@ -362,10 +452,12 @@ class TwitchClient:
 
 __all__ = [
     "RateLimitBucket",
+    "StreamWalk",
     "TopStreams",
     "TwitchApp",
     "TwitchClient",
     "TwitchError",
+    "WalkProgress",
     "collect_streams",
     "parse_stream",
     "parse_streams_page",

@@ -37,8 +37,13 @@ class RefreshCog(commands.Cog):
 
     @tasks.loop(minutes=15)
     async def refresh_top_streams(self) -> None:
-        """Replace the snapshot, if this process is the refresher."""
-        await self.bot.as_refresher("refresh", self.bot.refresher.refresh)
+        """Replace the snapshot and post the due digests, if this process is the refresher."""
+        await self.bot.as_refresher("refresh", self._refresh_then_post)
+
+    async def _refresh_then_post(self) -> None:
+        outcome = await self.bot.refresher.refresh()
+        if outcome is not None and outcome.snapshot is not None:
+            self.bot.digests.after_refresh(self.bot, outcome.snapshot)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:

@@ -9,12 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
+from bot import embeds, stat_charts
 from bot.cache import Source
 from bot.errors import NoDataYet, UserFacingError
 from bot.paginator import RestoredTopPage, list_paginator, top_paginator
 from bot.replies import Reply, Sendable, answer
-from bot.stats import Order, find_game, games_matching
+from bot.stats import Order, find_game
 
 if TYPE_CHECKING:
     from bot.client import StreamStatsBot
@@ -58,7 +58,8 @@ class StatsCog(commands.Cog):
         async def work() -> Sendable:
             await self._begin(interaction)
             result = await self.bot.stats.stream_summary(source)
-            return Reply(embed=embeds.stream_summary_embed(result, self.minutes))
+            chart = await stat_charts.viewers(self.bot.renderer, self.bot.stats, result)
+            return Reply(embed=embeds.stream_summary_embed(result, self.minutes), chart=chart)
 
         await answer(interaction, work)
 
@@ -82,10 +83,11 @@ class StatsCog(commands.Cog):
                     lambda: embeds.game_pages(result, self.minutes),
                     owner_id=interaction.user.id,
                     timeout=self.bot.settings.view_timeout,
+                    chart=await stat_charts.games(self.bot.renderer, result),
                 )
             found = find_game(result.value, game)
             if found is None:
-                raise UserFacingError(embeds.unknown_game(game, result.snapshot.stream_count))
+                raise UserFacingError(embeds.unknown_game(game, result.snapshot))
             return Reply(embed=embeds.game_embed(found, result.snapshot, self.minutes))
 
         await answer(interaction, work)
@@ -97,10 +99,10 @@ class StatsCog(commands.Cog):
         """Games of the current snapshot whose name contains what was typed (at most 25)."""
         try:
             async with asyncio.timeout(SUGGESTIONS_BUDGET):
-                result = await self.bot.stats.game_stats("memory")
+                index = await self.bot.stats.game_index()
         except (NoDataYet, TimeoutError, UserFacingError):
             return []  # autocomplete cannot be deferred: no suggestions beats a failed box
-        return embeds.game_choices(games_matching(result.value, current))
+        return embeds.game_choices(index.value.matching(current))
 
     @app_commands.command(name="hours")
     @app_commands.describe(source=SOURCE_HELP)
@@ -116,6 +118,7 @@ class StatsCog(commands.Cog):
                 lambda: embeds.hour_pages(result, self.minutes),
                 owner_id=interaction.user.id,
                 timeout=self.bot.settings.view_timeout,
+                chart=await stat_charts.hours(self.bot.renderer, result),
             )
 
         await answer(interaction, work)

@@ -1,6 +1,6 @@
 """The history's reads and its pruning: per snapshot, the totals, the games and the top channels.
 
-Rows are written by `db.queries.replace_snapshot` in the snapshot's own transaction. Pruning
+Rows are written by `db.snapshots.replace_snapshot` in the snapshot's own transaction. Pruning
 deletes one snapshot's rows per transaction, so it never holds a lock for long.
 """
 

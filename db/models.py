@@ -1,4 +1,4 @@
-"""Tables: the current snapshot, the snapshot log, refresh attempts, linked accounts.
+"""Tables: the current snapshot, the snapshot log, refresh attempts, linked accounts, digests.
 
 Class docstrings become table comments in the schema: keep them free of semicolons, which the
 migration runner takes for the end of a statement.
@@ -18,6 +18,8 @@ class Snapshot(Model):
     stream_count = fields.IntField()
     pages = fields.IntField()
     duplicates_dropped = fields.IntField()
+    # True when the refresh walked every live stream (TOP_STREAMS=all), not only the top N.
+    every_stream = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "snapshots"
@@ -166,3 +168,40 @@ class HistoryChannel(Model):
         table = "history_channels"
         unique_together = (("snapshot_id", "rank"),)
         indexes = (("user_id", "snapshot_id"), ("login",))
+
+
+class Digest(Model):
+    """A guild's digest: where and how often it is posted, or why it was switched off."""
+
+    guild_id = fields.CharField(primary_key=True, max_length=32)
+    channel_id = fields.CharField(max_length=32)
+    every = fields.CharField(max_length=8, description="hourly or daily")
+    hour = fields.IntField(description="UTC hour a daily digest is due")
+    set_by = fields.CharField(max_length=32)
+    set_at = fields.DatetimeField()
+    # Set when the bot could not post (no permission, channel deleted): the digest stays off
+    # until someone runs /digest set again, and /digest show says why.
+    disabled_reason = fields.TextField(null=True)
+    disabled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "digests"
+
+
+class DigestPost(Model):
+    """One period of one guild's digest, claimed before it is sent: at most one post each."""
+
+    id = fields.IntField(primary_key=True)
+    guild_id = fields.CharField(max_length=32)
+    period = fields.CharField(max_length=32)
+    snapshot_id = fields.IntField()
+    channel_id = fields.CharField(max_length=32)
+    claimed_at = fields.DatetimeField(db_index=True)
+    # claimed (sending, or the process died while sending), sent, or failed (see `error`)
+    state = fields.CharField(max_length=8)
+    message_id = fields.CharField(max_length=32, null=True)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "digest_posts"
+        unique_together = (("guild_id", "period"),)

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot import stats
 from bot.stats import (
     TOP_LIMIT,
     AsOf,
@@ -28,22 +25,17 @@ from bot.stats import (
     SnapshotInfo,
     StreamSummary,
 )
-from bot.streams import Stream, by_viewers
-from db import atomically
-from db.models import HistoryTotal, RefreshRun, SnapshotTop
+from bot.streams import Stream
+from db.models import RefreshRun
 
 _COLUMNS = (
     "streams.id, streams.user_id, streams.user_login, streams.user_name, streams.game_id, "
     "streams.game_name, streams.title, streams.viewer_count, streams.started_at, "
     "streams.language, streams.tags, streams.thumbnail_url, streams.is_mature"
 )
-_INSERT_STREAMS = (
-    "INSERT INTO streams (snapshot_id, id, user_id, user_login, user_name, game_id, game_name, "
-    "title, viewer_count, started_at, language, tags, thumbnail_url, is_mature) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _LOAD_STREAMS = (
-    "SELECT streams.snapshot_id, snapshots.taken_at, snapshots.stream_count, " + _COLUMNS + " "
+    "SELECT streams.snapshot_id, snapshots.taken_at, snapshots.stream_count, "
+    "snapshots.every_stream, " + _COLUMNS + " "
     "FROM streams JOIN snapshots ON snapshots.id = streams.snapshot_id"
 )
 _TOP_STREAMS = (
@@ -53,7 +45,6 @@ _TOP_STREAMS = (
     "FROM streams ORDER BY streams.viewer_count DESC, streams.id{binary} LIMIT ?"
 )
 _PLACEHOLDER = re.compile(r"\?")
-TOPS_KEPT = 200  # snapshots whose top 100 stay pageable (two days at 15 minutes)
 
 
 def _connection() -> BaseDBAsyncClient:
@@ -102,134 +93,18 @@ def _snapshot_from_row(row: dict[str, Any]) -> SnapshotInfo:
         id=row["snapshot_id"],
         taken_at=_as_datetime(row["taken_at"]),
         stream_count=row["stream_count"],
+        every_stream=bool(row["every_stream"]),
     )
-
-
-def _one_name_per_game(streams: Sequence[Stream]) -> dict[str, str]:
-    """Twitch gives one name per game id; should two differ, the most-watched stream's wins."""
-    names: dict[str, str] = {}
-    for stream in sorted(streams, key=by_viewers):
-        names.setdefault(stream.game_id, stream.game_name)
-    return names
-
-
-async def replace_snapshot(
-    streams: Sequence[Stream],
-    *,
-    pages: int,
-    duplicates_dropped: int,
-    taken_at: datetime,
-    history_channels: int | None = None,
-) -> SnapshotInfo:
-    """Replace the stored streams with `streams` in one transaction and log the snapshot.
-
-    Readers see either the previous snapshot or this one, never a mix and never an empty table;
-    on any error the transaction rolls back and the previous snapshot stays as it was. With
-    `history_channels` set, the snapshot's history (totals, games and the ranks of that many top
-    channels) is written in the same transaction; None keeps no history.
-    """
-    names = _one_name_per_game(streams)
-
-    async def write(conn: BaseDBAsyncClient) -> int:
-        inserted = await conn.execute_query_dict(
-            _sql(
-                conn,
-                "INSERT INTO snapshots (taken_at, stream_count, pages, duplicates_dropped) "
-                "VALUES (?, ?, ?, ?) RETURNING id",
-            ),
-            [taken_at, len(streams), pages, duplicates_dropped],
-        )
-        snapshot_id = inserted[0]["id"]
-        await conn.execute_query("DELETE FROM streams")
-        if streams:
-            await conn.execute_many(
-                _sql(conn, _INSERT_STREAMS),
-                [
-                    [
-                        snapshot_id,
-                        s.id,
-                        s.user_id,
-                        s.user_login,
-                        s.user_name,
-                        s.game_id,
-                        names[s.game_id],
-                        s.title,
-                        s.viewer_count,
-                        s.started_at.astimezone(UTC),  # stored in UTC: /hours reads it as text
-                        s.language,
-                        json.dumps(s.tags),
-                        s.thumbnail_url,
-                        s.is_mature,
-                    ]
-                    for s in streams
-                ],
-            )
-        await SnapshotTop.create(
-            snapshot_id=snapshot_id,
-            streams=json.dumps([_stream_to_json(s) for s in stats.top_streams(streams)]),
-            using_db=conn,
-        )
-        await SnapshotTop.filter(snapshot_id__lte=snapshot_id - TOPS_KEPT).using_db(conn).delete()
-        if history_channels is not None:
-            await _write_history(conn, snapshot_id, taken_at, streams, history_channels)
-        return snapshot_id
-
-    snapshot_id = await atomically(write)
-    return SnapshotInfo(id=snapshot_id, taken_at=taken_at, stream_count=len(streams))
-
-
-# The history rows are computed by the database from the rows just inserted: nothing is sent
-# but the snapshot id, and each table takes one statement.
-_HISTORY_GAMES = (
-    "INSERT INTO history_games (snapshot_id, game_id, name, streams, viewers, highest) "
-    "SELECT ?, game_id, MAX(game_name), COUNT(*), SUM(viewer_count), MAX(viewer_count) "
-    "FROM streams GROUP BY game_id"
-)
-_HISTORY_CHANNELS = (
-    "INSERT INTO history_channels (snapshot_id, rank, user_id, login, viewers) "
-    "SELECT ?, ROW_NUMBER() OVER (ORDER BY viewer_count DESC, id{binary}), user_id, user_login, "
-    "viewer_count FROM streams ORDER BY viewer_count DESC, id{binary} LIMIT ?"
-)
-
-
-async def _write_history(
-    conn: BaseDBAsyncClient,
-    snapshot_id: int,
-    taken_at: datetime,
-    streams: Sequence[Stream],
-    channels: int,
-) -> None:
-    """Store the snapshot's compact history: totals, one row per game, the top channels."""
-    counts = [s.viewer_count for s in streams]
-    await HistoryTotal.create(
-        snapshot_id=snapshot_id,
-        taken_at=taken_at,
-        streams=len(counts),
-        viewers=sum(counts),
-        median=float(statistics.median(counts)) if counts else None,
-        using_db=conn,
-    )
-    await conn.execute_query(_sql(conn, _HISTORY_GAMES), [snapshot_id])
-    if channels > 0:
-        await conn.execute_query(_sql(conn, _HISTORY_CHANNELS), [snapshot_id, channels])
-
-
-def _stream_to_json(stream: Stream) -> dict[str, Any]:
-    return {
-        **asdict(stream),
-        "started_at": stream.started_at.isoformat(),
-        "tags": list(stream.tags),
-    }
 
 
 async def snapshot_top(snapshot_id: int, order: Order) -> AsOf[tuple[Stream, ...]] | None:
-    """The top 100 of a recent snapshot (None once it is older than `TOPS_KEPT` snapshots)."""
+    """The top 100 of a recent snapshot (None once it is older than the tops kept)."""
     conn = _connection()
     rows = await conn.execute_query_dict(
         _sql(
             conn,
             "SELECT snapshot_tops.streams, snapshots.id AS snapshot_id, snapshots.taken_at, "
-            "snapshots.stream_count FROM snapshot_tops "
+            "snapshots.stream_count, snapshots.every_stream FROM snapshot_tops "
             "JOIN snapshots ON snapshots.id = snapshot_tops.snapshot_id "
             "WHERE snapshot_tops.snapshot_id = ?",
         ),
@@ -250,7 +125,8 @@ async def latest_snapshot() -> SnapshotInfo | None:
     """The snapshot whose rows are in `streams`, or None before the first refresh."""
     conn = _connection()
     rows = await conn.execute_query_dict(
-        "SELECT id AS snapshot_id, taken_at, stream_count FROM snapshots ORDER BY id DESC LIMIT 1"
+        "SELECT id AS snapshot_id, taken_at, stream_count, every_stream FROM snapshots "
+        "ORDER BY id DESC LIMIT 1"
     )
     return _snapshot_from_row(rows[0]) if rows else None
 
@@ -259,7 +135,8 @@ async def _snapshot(conn: BaseDBAsyncClient, snapshot_id: int) -> SnapshotInfo:
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            "SELECT id AS snapshot_id, taken_at, stream_count FROM snapshots WHERE id = ?",
+            "SELECT id AS snapshot_id, taken_at, stream_count, every_stream FROM snapshots "
+            "WHERE id = ?",
         ),
         [snapshot_id],
     )

@@ -39,9 +39,13 @@ RULES: dict[str, Rule] = {
     "bot.following": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.trends": Rule(may=("bot.streams", "bot.stats"), never=FRAMEWORKS),
     "bot.config": Rule(may=("bot.errors",), never=FRAMEWORKS),
+    "bot.digest": Rule(may=("bot.stats", "bot.streams", "bot.trends"), never=FRAMEWORKS),
+    # charts: plain data in, PNG out (matplotlib only); drawn in a worker process
+    "bot.charts": Rule(never=(*FRAMEWORKS, "db", "bot.*")),
+    "bot.rendering": Rule(may=("bot.charts",), never=(*FRAMEWORKS, "db")),
     # adapters
     "db.*": Rule(
-        may=("db", "bot.stats", "bot.streams", "bot.trends", "bot.errors"),
+        may=("db", "bot.stats", "bot.streams", "bot.trends", "bot.errors", "bot.digest"),
         never=("discord", "aiohttp"),
     ),
     "bot.twitch": Rule(may=("bot.config", "bot.errors", "bot.streams"), never=("discord",)),
@@ -83,6 +87,19 @@ RULES: dict[str, Rule] = {
         ),
         never=("discord", "aiohttp"),
     ),
+    # digests: settings, and the due ones posted (with their chart) by the refreshing process
+    "bot.digest_service": Rule(
+        may=(
+            *("bot.cache", "bot.digest", "bot.digest_embeds", "bot.stats", "bot.tokens"),
+            *("bot.charts", "bot.rendering", "bot.replies", "bot.trends", "db"),
+        ),
+        never=("aiohttp",),
+    ),
+    # the charts of the statistics answers: which figures, under which snapshot's key
+    "bot.stat_charts": Rule(
+        may=("bot.charts", "bot.rendering", "bot.cache", "bot.stats"),
+        never=("discord", "aiohttp", "db"),
+    ),
     # background loops: supervised without knowing discord (web_callback reads their status)
     "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
     # slash commands published only when changed (a digest kept in the database)
@@ -96,10 +113,13 @@ RULES: dict[str, Rule] = {
     "bot.trend_embeds": Rule(
         may=("bot.embeds", "bot.stats", "bot.trends"), never=("db", "aiohttp")
     ),
+    "bot.digest_embeds": Rule(
+        may=("bot.digest", "bot.embeds", "bot.stats", "bot.streams"), never=("db", "aiohttp")
+    ),
     "bot.views": Rule(never=("db", "aiohttp", "bot.*")),
-    "bot.replies": Rule(may=("bot.errors",), never=("db", "aiohttp")),
+    "bot.replies": Rule(may=("bot.errors", "bot.charts"), never=("db", "aiohttp")),
     "bot.paginator": Rule(
-        may=("bot.embeds", "bot.replies", "bot.stats", "bot.streams", "bot.errors"),
+        may=("bot.embeds", "bot.replies", "bot.stats", "bot.streams", "bot.errors", "bot.charts"),
         never=("db", "aiohttp"),
     ),
     "bot.client": Rule(
@@ -108,7 +128,9 @@ RULES: dict[str, Rule] = {
             *("bot.accounts", "bot.cache", "bot.refresh", "bot.config", "bot.supervisor"),
             "bot.personal",
             "bot.history",
+            "bot.digest_service",
             "bot.command_sync",
+            "bot.rendering",
             *("bot.embeds", "bot.paginator", "bot.views", "bot.replies", "bot.stats"),
             "bot.streams",
             "bot.errors",

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.stats import SnapshotInfo
 from bot.tokens import TokenSigner
 from db import accounts as account_store
-from db import queries
+from db import snapshots
 from db.accounts import SessionRecord
 from db.models import User
 from tests.bot.test_cache import make_streams
@@ -23,7 +23,7 @@ from web_callback import BROWSER_COOKIE, create_app
 async def store_snapshot(stats) -> SnapshotInfo:
     """A committed snapshot of 150 streams, as a refresh would leave it."""
     streams = make_streams(5, 150)
-    info = await queries.replace_snapshot(
+    info = await snapshots.replace_snapshot(
         streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC), history_channels=1000
     )
     await stats.snapshot_committed(info)

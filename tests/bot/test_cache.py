@@ -17,7 +17,7 @@ from bot.cache import NAMESPACE, StatsService, open_cache
 from bot.errors import NoDataYet, ServiceUnavailable, UserFacingError
 from bot.stats import SnapshotInfo
 from bot.twitch import parse_stream
-from db import queries
+from db import queries, snapshots
 from tests.conftest import service_url
 from tests.fakes.twitch import random_streams
 
@@ -26,7 +26,7 @@ SOURCES = ["memory", "database"]
 
 async def commit(service: StatsService, seed: int, size: int = 120):
     streams = make_streams(seed, size)
-    snapshot = await queries.replace_snapshot(
+    snapshot = await snapshots.replace_snapshot(
         streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC)
     )
     await service.snapshot_committed(snapshot)
@@ -86,7 +86,7 @@ async def test_memory_answers_come_from_the_cache_not_the_database(service):
     await commit(service, seed=1)
     first = await service.game_stats("memory")
     # Rows written behind the service's back (no commit notice) are not seen until the next one.
-    await queries.replace_snapshot(
+    await snapshots.replace_snapshot(
         make_streams(9, 50), pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
     )
 

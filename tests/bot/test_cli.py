@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import sys
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot import stats
-from bot.cli import build_parser
+from bot.cli import ProgressBar, build_parser
+from bot.twitch import WalkProgress
 from tests.e2e.harness import REPO, bot_environment, current_top
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
@@ -69,8 +71,10 @@ async def test_twitch_credentials_alone_refresh_and_show_the_numbers(
     twitch = fakes[1]
     code, out, err = await streamstats(twitch_only_env, tmp_path, "refresh", "--once")
     assert code == 0, err
-    assert out.startswith(f"refresh ok: snapshot 1, {TOP} streams, ")
+    assert out.startswith(f"refresh ok: snapshot 1, {TOP:,} streams, ")
     assert out.count("\n") == 1
+    progress = err.strip().splitlines()[-1]  # not a terminal: a line at each tenth
+    assert re.match(rf"\[#{{30}}\] 100%  \d+ pages, {TOP:,} streams, \d+ seen twice", progress)
 
     code, table, err = await streamstats(twitch_only_env, tmp_path, "stats")
     assert code == 0, err
@@ -172,3 +176,34 @@ def test_every_command_in_the_readme_is_one_the_program_accepts():
             continue
         parsed = build_parser().parse_args(args)
         assert parsed.command in {"check", "refresh", "stats"}, args
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_redraws_one_line_on_a_terminal():
+    screen = Terminal()
+    bar = ProgressBar(screen)
+    for pages in range(1, 5):
+        bar(WalkProgress(pages, pages * 100, 0, 800 - pages), 400)
+    bar.close()
+
+    frames = screen.getvalue().split("\r")[1:]
+    assert len(frames) == 4 and screen.getvalue().endswith("\n")
+    assert frames[0].startswith(f"[{'#' * 8}{'.' * 22}]  25%  1 pages, 100 streams")
+    assert frames[-1].startswith(f"[{'#' * 30}] 100%  4 pages, 400 streams, 0 seen twice")
+
+
+def test_a_first_walk_of_everything_shows_what_it_knows():
+    log = io.StringIO()
+    bar = ProgressBar(log)
+    for pages in range(1, 251):
+        bar(WalkProgress(pages, pages * 100, 1, None), None)
+
+    lines = log.getvalue().splitlines()
+    assert [line.split("?  ", 1)[1] for line in lines] == ["1 pages, 100 streams, 1 seen twice, "
+        "rate budget left ?", "100 pages, 10,000 streams, 1 seen twice, rate budget left ?",
+        "200 pages, 20,000 streams, 1 seen twice, rate budget left ?"]  # fmt: skip
+    assert all(line.startswith(f"[{'.' * 30}]    ?") for line in lines)

@@ -45,6 +45,7 @@ VARIABLES = (
     "DATABASE_URL",
     "CACHE_URL",
     "TOP_STREAMS",
+    "TWITCH_RATELIMIT_HEADROOM",
     "REFRESH_MINUTES",
     "HISTORY_DAYS",
     "HISTORY_CHANNELS",
@@ -146,6 +147,19 @@ def test_every_variable_is_honoured() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"), [("all", None), ("ALL", None), ("500000", 500_000), ("1", 1)]
+)
+def test_top_streams_is_a_number_or_every_live_stream(value, expected):
+    assert settings_from_env({**REQUIRED, "TOP_STREAMS": value}).top_streams == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("10%", 0.10), ("25", 0.25), ("0", 0.0)])
+def test_ratelimit_headroom_is_a_percentage(value, expected):
+    settings = settings_from_env({**REQUIRED, "TWITCH_RATELIMIT_HEADROOM": value})
+    assert settings.ratelimit_headroom == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         ("sqlite://:memory:", "sqlite://:memory:"),
@@ -194,7 +208,11 @@ def test_missing_required_variable_is_named(name: str, blank: str | None) -> Non
         ("TOP_STREAMS", "0"),
         ("TOP_STREAMS", "-5"),
         ("TOP_STREAMS", "x"),
-        ("TOP_STREAMS", "10001"),
+        ("TOP_STREAMS", "500001"),
+        ("TOP_STREAMS", "every"),
+        ("TWITCH_RATELIMIT_HEADROOM", "100%"),
+        ("TWITCH_RATELIMIT_HEADROOM", "-1"),
+        ("TWITCH_RATELIMIT_HEADROOM", "lots"),
         ("REFRESH_MINUTES", "0"),
         ("REFRESH_MINUTES", "-1"),
         ("REFRESH_MINUTES", "nan"),

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import embeds, following
+from bot import embeds, following, stats
 from bot.stats import (
     NO_CATEGORY,
     AsOf,
@@ -56,8 +56,31 @@ def test_safe_text_is_clipped():
     assert embeds.safe("x" * 500, 40) == "x" * 39 + "…"
 
 
-def test_footer_says_when_and_how_often():
-    assert embeds.footer(SNAPSHOT, 15) == "data as of 2026-11-28 17:45 UTC · refreshes every 15 min"
+def test_footer_says_what_it_covers_when_and_how_often():
+    assert embeds.footer(SNAPSHOT, 15) == (
+        "the top 100 · data as of 2026-11-28 17:45 UTC · refreshes every 15 min"
+    )
+    everything = replace(SNAPSHOT, stream_count=97_412, every_stream=True)
+    assert embeds.footer(everything, 15) == (
+        "all 97,412 live streams · data as of 2026-11-28 17:45 UTC · refreshes every 15 min"
+    )
+
+
+def test_figures_over_every_live_stream_say_so():
+    everything = replace(SNAPSHOT, stream_count=97_412, every_stream=True)
+    three = [stream(i, 10 * i, "1", "Chess") for i in range(3)]
+    summary = stats.stream_summary(three)
+    embed = embeds.stream_summary_embed(AsOf(replace(everything, stream_count=3), summary), 15)
+    assert embed.description == "Over **all 3** live streams on Twitch."
+    status = embeds.status_embed(
+        everything, next_refresh=None, last_error=None, last_attempt=None, refresh_minutes=15
+    )
+    assert {field.name: field.value for field in status.fields}["Streams"] == (
+        "all 97,412 live streams"
+    )
+    assert embeds.unknown_game("Chess", everything).startswith(
+        "No live stream among all 97,412 live streams is playing “Chess”."
+    )
 
 
 def hundred_streams(**overrides):
@@ -135,7 +158,7 @@ def test_status_embed_reports_a_failed_refresh():
         refresh_minutes=15,
     )
     fields = {field.name: field.value for field in embed.fields}
-    assert fields["Streams"] == "100"
+    assert fields["Streams"] == "the top 100"
     assert "failed" in fields["Last refresh"] and "503" in fields["Last refresh"]
     assert fields["Next refresh"].startswith("<t:")
 
@@ -350,7 +373,7 @@ def test_linked_notice_passes_discord_whatever_the_display_name(display_name):
 @hostile
 @given(typed=hostile_names, streams=st.integers(0, 10**6))
 def test_unknown_game_sentence_passes_discord_whatever_was_typed(typed, streams):
-    text = embeds.unknown_game(typed, streams)
+    text = embeds.unknown_game(typed, replace(SNAPSHOT, stream_count=streams))
 
     assert message_violations({"content": text}) == []
     match = template(r"No live stream in the current top [\d,]+ is playing “{}”\. .*").fullmatch(

@@ -41,11 +41,13 @@ async def test_connections_killed_mid_write_keep_the_previous_snapshot(
     good = await refresher.refresh()
     fake_twitch.streams = random_streams(1000, seed=11)
     conn = connections.get("default")
-    # Make the write stall halfway, so the connections die in the middle of the transaction.
+    # Make the swap stall after it dropped the old streams, so the connections die in the
+    # middle of the transaction that swaps the snapshot in.
     await conn.execute_script(
-        "CREATE FUNCTION stall() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.01); "
+        "CREATE FUNCTION stall() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.5); "
         "RETURN NEW; END $$ LANGUAGE plpgsql; "
-        "CREATE TRIGGER stall BEFORE INSERT ON streams FOR EACH ROW EXECUTE FUNCTION stall();"
+        "CREATE TRIGGER stall BEFORE INSERT ON snapshot_tops "
+        "FOR EACH ROW EXECUTE FUNCTION stall();"
     )
     name = await current_database()
     admin = await asyncpg.connect(service_url("TEST_POSTGRES_URL", "PostgreSQL"))
@@ -54,7 +56,7 @@ async def test_connections_killed_mid_write_keep_the_previous_snapshot(
         async with asyncio.timeout(20):  # until the stalled INSERT is running
             while not await admin.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-                "AND state = 'active' AND query LIKE 'INSERT INTO streams%'",
+                "AND state = 'active' AND query LIKE 'INSERT INTO \"snapshot_tops\"%'",
                 name,
             ):
                 await asyncio.sleep(0.02)
@@ -72,7 +74,7 @@ async def test_connections_killed_mid_write_keep_the_previous_snapshot(
     assert not failed.ok
     await refresh_until_ok_or_previous(good)
     await connections.get("default").execute_script(
-        "DROP TRIGGER stall ON streams; DROP FUNCTION stall();"
+        "DROP TRIGGER stall ON snapshot_tops; DROP FUNCTION stall();"
     )
     recovered = await refresh_until_ok(refresher)
     assert recovered.snapshot.id > good.snapshot.id

@@ -57,19 +57,19 @@ async def test_duplicates_across_pages_are_dropped_and_counted(refresher, fake_t
     assert await stored_ids() == top_ids(fake_twitch.streams)
 
 
-async def inject_insert_failure(database: str, stream_id: str) -> None:
+async def fail_the_swap(database: str) -> None:
+    """Make the snapshot's swap transaction fail after it has dropped the old streams table."""
     conn = connections.get("default")
     if database == "sqlite":
         await conn.execute_script(
-            "CREATE TRIGGER poison BEFORE INSERT ON streams "
-            f"WHEN NEW.id = '{stream_id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            "CREATE TRIGGER poison BEFORE INSERT ON snapshot_tops "
+            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
         )
         return
     await conn.execute_script(
         "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
-        f"IF NEW.id = '{stream_id}' THEN RAISE EXCEPTION 'injected failure'; END IF; "
-        "RETURN NEW; END $$ LANGUAGE plpgsql; "
-        "CREATE TRIGGER poison BEFORE INSERT ON streams "
+        "RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql; "
+        "CREATE TRIGGER poison BEFORE INSERT ON snapshot_tops "
         "FOR EACH ROW EXECUTE FUNCTION poison();"
     )
 
@@ -116,13 +116,24 @@ async def test_previous_snapshot_survives_twitch_faults(
     assert refresher.last_outcome is failed
 
 
-async def test_previous_snapshot_survives_a_database_failure_mid_write(
+async def staging_left(database: str) -> bool:
+    """Whether a staging table of a snapshot write is still there."""
+    conn = connections.get("default")
+    query = (
+        "SELECT name FROM sqlite_master WHERE name = 'streams_staging'"
+        if database == "sqlite"
+        else "SELECT tablename FROM pg_tables WHERE tablename = 'streams_staging'"
+    )
+    return bool(await conn.execute_query_dict(query))
+
+
+async def test_previous_snapshot_survives_a_database_failure_in_the_swap(
     database, refresher, fake_twitch, stats, caplog
 ):
     good = await refresher.refresh()
     ids = await stored_ids()
     fake_twitch.streams = random_streams(1000, seed=4)
-    await inject_insert_failure(database, sorted(top_ids(fake_twitch.streams))[0])
+    await fail_the_swap(database)
 
     failed = await refresher.refresh()
 
@@ -132,6 +143,7 @@ async def test_previous_snapshot_survives_a_database_failure_mid_write(
     assert await stored_ids() == ids
     assert await queries.latest_snapshot() == good.snapshot
     assert (await stats.stream_summary("database")).snapshot == good.snapshot
+    assert not await staging_left(database)
 
 
 async def test_an_unreachable_twitch_is_reported_without_its_address(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot import stats
 from bot.stats import GameStat, StreamSummary
 from bot.streams import Stream
@@ -89,12 +92,46 @@ def test_a_game_is_found_by_its_id_or_by_its_name_in_any_case():
     assert stats.find_game(games, "Chess") is None
 
 
-def test_games_matching_is_a_case_insensitive_substring_search_capped_at_25():
+def test_game_search_is_a_case_insensitive_substring_search_capped_at_25():
     games = stats.game_stats([stream(i, i, str(i), f"Game {i}") for i in range(40)])
-    assert len(stats.games_matching(games, "GAME")) == 25
-    assert [g.game_id for g in stats.games_matching(games, "me 3")] == [
+    index = stats.GameIndex(games)
+    assert len(index.matching("GAME")) == 25
+    assert [g.game_id for g in index.matching("me 3")] == [
         "39", "38", "37", "36", "35", "34", "33", "32", "31", "30", "3",
     ]  # fmt: skip
+    assert [g.game_id for g in index.matching("  ")] == [str(i) for i in range(39, 14, -1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(st.text(alphabet="aAbB é_-:ß", max_size=40), min_size=1, max_size=30),
+    typed=st.text(alphabet="aAbB é_-:ß", max_size=30),
+    limit=st.integers(1, 25),
+)
+def test_game_search_finds_what_a_scan_finds(names, typed, limit):
+    games = stats.game_stats([stream(i, i * 7 % 11, str(i), name) for i, name in enumerate(names)])
+    needle = typed.strip().casefold()
+    scanned = [game for game in games if needle in game.label.casefold()][:limit]
+
+    assert stats.GameIndex(games).matching(typed, limit) == scanned
+    assert ShortKeys(games).matching(typed, limit) == scanned
+
+
+class ShortKeys(stats.GameIndex):
+    """Keys of 3 characters: most searches take the path for texts longer than the key."""
+
+    KEY_LENGTH = 3
+
+
+def test_game_search_beyond_the_key_length_filters_the_range():
+    long_name = "The Elder Scrolls V: Skyrim Special Edition"
+    games = stats.game_stats(
+        [stream(1, 9, "1", long_name), stream(2, 5, "2", long_name.replace("Special", "Legendary"))]
+    )
+    index = stats.GameIndex(games)
+
+    assert [g.game_id for g in index.matching("elder scrolls v: skyrim special")] == ["1"]
+    assert [g.game_id for g in index.matching("scrolls v: skyrim legendary edition")] == ["2"]
 
 
 def test_ranks_count_from_the_most_watched_in_both_orders():

@@ -9,9 +9,12 @@ from discord.ext import tasks
 
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
+from bot.digest_service import DigestService
 from bot.history import HistoryService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import REFRESH_LOOP, Supervisor
+from bot.tokens import utc_now
 from cogs.refresh import RefreshCog
 from db import queries
 from db.leader import AlwaysLeader, LeaderLock, PostgresLeaderLock
@@ -35,6 +38,7 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
 
 
 def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> StreamStatsBot:
+    renderer = ChartRenderer()
     return StreamStatsBot(
         settings=settings_from_env(ENV),
         stats=stats,
@@ -42,8 +46,10 @@ def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> Strea
         accounts=accounts,
         following=following,
         history=HistoryService(stats, top_n=100, history_days=30),
+        digests=DigestService(stats=stats, renderer=renderer, clock=utc_now, refresh_minutes=0.01),
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
+        renderer=renderer,
     )
 
 

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
 
-from db import accounts, queries
+from db import accounts, queries, snapshots
 from db.accounts import SessionRecord
 from tests.bot.test_cache import make_streams
 
 ATTEMPTS = 120
 
 
-async def cancel_at_every_moment(start) -> None:
-    """Start the write and cancel it after 0 to 3 ms, ATTEMPTS times."""
+async def cancel_at_every_moment(start, lasts: float = 0.003) -> None:
+    """Start the write and cancel it at moments spread over `lasts` seconds, ATTEMPTS times."""
     for attempt in range(ATTEMPTS):
         task = asyncio.create_task(start())
-        await asyncio.sleep(attempt % 30 / 10_000)
+        await asyncio.sleep(attempt % 30 / 30 * lasts)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -39,11 +40,14 @@ async def every_connection_comes_back() -> None:
 async def test_cancelled_snapshot_writes_give_their_connections_back(postgres_database):
     streams = make_streams(3, 200)
 
-    await cancel_at_every_moment(
-        lambda: queries.replace_snapshot(
+    def write():
+        return snapshots.replace_snapshot(
             streams, pages=2, duplicates_dropped=0, taken_at=datetime.now(UTC)
         )
-    )
+
+    started = time.perf_counter()
+    await write()  # how long a whole write takes: the cancellations spread over that time
+    await cancel_at_every_moment(write, lasts=(time.perf_counter() - started) * 1.2)
 
     await every_connection_comes_back()
     snapshot = await queries.latest_snapshot()

@@ -12,6 +12,7 @@ from bot import stats
 from bot.stats import GameStat, HourCount, StreamSummary
 from bot.streams import Stream
 from db import queries
+from db.snapshots import replace_snapshot
 from tests.strategies import snapshots, start_times
 
 engine_settings = settings(
@@ -86,9 +87,7 @@ def test_start_hour_at_the_edges():
 
 
 async def store(streams: list[Stream]) -> None:
-    await queries.replace_snapshot(
-        streams, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
-    )
+    await replace_snapshot(streams, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC))
 
 
 @engine_settings

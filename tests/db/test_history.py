@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bot.streams import Stream, by_viewers
 from bot.trends import ChannelRank, GameTotal
-from db import history, queries
+from db import history
+from db.snapshots import replace_snapshot
 from tests.strategies import snapshots
 
 history_settings = settings(
@@ -23,7 +24,7 @@ T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 async def store(streams, taken_at=T0, channels: int | None = 1000):
-    return await queries.replace_snapshot(
+    return await replace_snapshot(
         streams, pages=1, duplicates_dropped=0, taken_at=taken_at, history_channels=channels
     )
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.streams import by_viewers
 from bot.twitch import parse_stream
-from db import close_database, open_database, queries
+from db import close_database, open_database, queries, snapshots
 from tests.conftest import service_url
 from tests.e2e.harness import bot_environment, expected_summary, run_bot
 from tests.fakes.discord import FakeDiscord
@@ -26,7 +26,7 @@ async def test_an_in_memory_database_keeps_what_is_stored_in_it():
     streams = [parse_stream(payload) for payload in random_streams(50, seed=5)]
     await open_database("sqlite://:memory:")
     try:
-        stored = await queries.replace_snapshot(
+        stored = await snapshots.replace_snapshot(
             streams, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
         )
         latest = await queries.latest_snapshot()
@@ -52,7 +52,7 @@ async def test_a_process_can_store_snapshots_in_one_database_after_another(tmp_p
         for url in (sqlite_url, postgres_url):
             await open_database(url)
             try:
-                stored = await queries.replace_snapshot(
+                stored = await snapshots.replace_snapshot(
                     streams, pages=1, duplicates_dropped=0, taken_at=datetime.now(UTC)
                 )
                 assert await queries.latest_snapshot() == stored

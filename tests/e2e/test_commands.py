@@ -138,7 +138,7 @@ async def test_streamstats_shows_the_engines_numbers(discord_fake, twitch_fake, 
     assert fields["Streams covered"] == f"{TOP:,}"
     assert "shared with at least one other stream" in fields["What duplicates means"]
     assert re.fullmatch(
-        r"data as of \d{4}-\d\d-\d\d \d\d:\d\d UTC · refreshes every 15 min",
+        rf"the top {TOP:,} · data as of \d{{4}}-\d\d-\d\d \d\d:\d\d UTC · refreshes every 15 min",
         message["embeds"][0]["footer"]["text"],
     )
     assert not message.get("flags", 0) & EPHEMERAL
@@ -314,7 +314,7 @@ async def test_status_reports_the_snapshot_and_the_next_refresh(discord_fake):
     message = await interaction.wait_for_message()
 
     fields = fields_of(message)
-    assert fields["Streams"] == f"{TOP:,}"
+    assert fields["Streams"] == f"the top {TOP:,}"
     assert fields["Snapshot taken"].startswith("<t:")
     assert fields["Next refresh"].startswith("<t:")
     assert fields["Last refresh"].startswith("succeeded")

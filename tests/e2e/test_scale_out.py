@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ from aiocache import Cache
 
 from tests.conftest import service_url
 from tests.e2e.harness import bot_environment, expected_summary, refreshes_started, run_bot
-from tests.fakes.discord import DEFAULT_GUILD_ID, FakeDiscord
+from tests.fakes.discord import DEFAULT_GUILD_ID, DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.postgres, pytest.mark.redis]
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.postgres, py
 TOP = 150
 INTERVAL = 3.0  # seconds (REFRESH_MINUTES=0.05)
 SHARDS = 2
+MANAGE_GUILD = 1 << 5
 
 
 def guild_on_other_shard() -> int:
@@ -123,6 +125,27 @@ async def test_after_a_refresh_every_shard_shows_the_new_snapshot(cluster):
 
     assert await duplicates_shown(discord_fake, discord_fake.guild_id) == expected_shown(twitch)
     assert await duplicates_shown(discord_fake, other_guild) == expected_shown(twitch)
+
+
+async def test_a_digest_is_posted_once_by_the_whole_cluster(cluster):
+    discord_fake, twitch, _, _ = cluster
+    hour = (datetime.now(UTC).hour + 12) % 24  # its period changes twelve hours from now
+    interaction = await discord_fake.slash(
+        "digest",
+        {"channel": discord_fake.channel_id, "every": "daily", "hour": hour},
+        subcommand="set",
+        permissions=DEFAULT_MEMBER_PERMISSIONS | MANAGE_GUILD,
+    )
+    await interaction.wait_for_message()
+    before = refreshes_started(twitch)
+    async with asyncio.timeout(INTERVAL * 10):
+        posted = await discord_fake.wait_for_channel_message(since=0, timeout=INTERVAL * 3)
+        # Two more refreshes, from whichever process: neither posts the same period again.
+        while refreshes_started(twitch) < before + 3:
+            await asyncio.sleep(0.05)
+
+    assert posted["embeds"][0]["title"] == "StreamStats digest"
+    assert len(discord_fake.channel_messages) == 1
 
 
 async def test_another_process_takes_over_when_the_refresher_dies(cluster):

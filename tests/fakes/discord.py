@@ -86,7 +86,12 @@ DEFAULT_MEMBER_PERMISSIONS = (
 DEFAULT_BOT_PERMISSIONS = DEFAULT_MEMBER_PERMISSIONS
 ADMINISTRATOR = 1 << 3
 
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # a bot's default upload limit per file
+ATTACHMENT_DESCRIPTION_LIMIT = 1024
+ATTACHMENT_FILENAME_LIMIT = 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_FILE_PART = re.compile(r"^files\[(\d+)\]$")
+_ATTACHMENT_URL = "attachment://"
 
 # Message flags.
 EPHEMERAL = 1 << 6
@@ -163,6 +168,60 @@ _COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def png_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from a PNG's IHDR chunk, or None if `data` is no PNG."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@dataclass
+class Upload:
+    """One file part of a multipart request, as received."""
+
+    part: str
+    filename: str | None
+    content: bytes
+    content_type: str
+
+
+def _bad_filename(filename: object) -> str | None:
+    """Why Discord would not accept `filename` for an attachment, or None."""
+    if not isinstance(filename, str) or not filename.strip(" ."):
+        return "a file needs a name"
+    if len(filename) > ATTACHMENT_FILENAME_LIMIT:
+        return f"file name longer than {ATTACHMENT_FILENAME_LIMIT} characters"
+    if re.search(r"[\x00-\x1f/\\]", filename):
+        return f"file name {filename!r} holds a path separator or a control character"
+    return None
+
+
+def _show_attachments(message: JSON) -> None:
+    """Point every `attachment://name` of the embeds at that attachment, as Discord does."""
+    urls = {a["filename"]: a["url"] for a in message["attachments"]}
+    for (index, key, attr), name in _attachment_references(message["embeds"]):
+        if name in urls:
+            message["embeds"][index][key] = {**message["embeds"][index][key], attr: urls[name]}
+
+
+def _attachment_references(embeds: object) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every `attachment://name` an embed list points at, with where it stands."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for index, embed in enumerate(embeds if isinstance(embeds, list) else []):
+        if not isinstance(embed, Mapping):
+            continue
+        for key, attr in (("image", "url"), ("thumbnail", "url"), ("footer", "icon_url")):
+            media = embed.get(key)
+            url = media.get(attr) if isinstance(media, Mapping) else None
+            if isinstance(url, str) and url.startswith(_ATTACHMENT_URL):
+                found.append(((index, key, attr), url[len(_ATTACHMENT_URL) :]))
+        author = embed.get("author")
+        icon = author.get("icon_url") if isinstance(author, Mapping) else None
+        if isinstance(icon, str) and icon.startswith(_ATTACHMENT_URL):
+            found.append(((index, "author", "icon_url"), icon[len(_ATTACHMENT_URL) :]))
+    return found
 
 
 def _json_response(
@@ -845,6 +904,7 @@ class FakeDiscord(LoopbackServer):
     * ``interactions`` - every dispatched :class:`Interaction` by id;
     * ``messages`` - every live message by id (interaction responses, follow-ups, channel posts);
     * ``channel_messages`` - messages POSTed to ``/channels/{id}/messages``, in order;
+    * ``denied_channels`` - channels the bot may not post in (set by the test: 403, 50013);
     * ``identifies`` / ``resumes`` / ``presences`` - gateway traffic from the bot.
     """
 
@@ -887,10 +947,12 @@ class FakeDiscord(LoopbackServer):
         self.interactions: dict[int, Interaction] = {}
         self.messages: dict[int, JSON] = {}
         self.channel_messages: list[JSON] = []
+        self.denied_channels: set[int] = set()
         self.identifies: list[JSON] = []
         self.resumes = 0
         self.presences: list[JSON] = []
         self.users: dict[int, JSON] = {}
+        self.uploads: dict[str, bytes] = {}  # attachment id -> the bytes uploaded
 
         self._ids = _Snowflakes()
         self._guilds: dict[int, _Guild] = {}
@@ -975,22 +1037,9 @@ class FakeDiscord(LoopbackServer):
         call :meth:`announce_guild` afterwards to send it to a running bot.
         """
         channel_id = channel_id if channel_id is not None else self._ids.next()
-        guild = _Guild(id=guild_id, name=name, channel_ids=[channel_id], owner_id=self.owner_id)
+        guild = _Guild(id=guild_id, name=name, channel_ids=[], owner_id=self.owner_id)
         self._guilds[guild_id] = guild
-        self._channels[channel_id] = {
-            "id": str(channel_id),
-            "type": 0,
-            "guild_id": str(guild_id),
-            "name": "general",
-            "position": 0,
-            "permission_overwrites": [],
-            "parent_id": None,
-            "nsfw": False,
-            "topic": None,
-            "last_message_id": None,
-            "rate_limit_per_user": 0,
-            "flags": 0,
-        }
+        self.add_channel(guild_id, name="general", channel_id=channel_id)
         everyone = {
             "id": str(guild_id),
             "name": "@everyone",
@@ -1018,6 +1067,36 @@ class FakeDiscord(LoopbackServer):
         self._roles[guild_id] = everyone
         self._roles[bot_role_id] = bot_role
         guild.role_ids = [guild_id, bot_role_id]
+
+    def add_channel(
+        self, guild_id: int, *, name: str = "general", channel_id: int | None = None
+    ) -> int:
+        """Add a text channel to a guild; its id. The guild's first channel is where commands
+        are run; a channel added after the bot identified is known to it only by its id."""
+        channel_id = channel_id if channel_id is not None else self._ids.next()
+        self._guilds[guild_id].channel_ids.append(channel_id)
+        self._channels[channel_id] = {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": len(self._guilds[guild_id].channel_ids) - 1,
+            "permission_overwrites": [],
+            "parent_id": None,
+            "nsfw": False,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+        return channel_id
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel: posting there answers 404 Unknown Channel (10003) from now on."""
+        del self._channels[channel_id]
+        for guild in self._guilds.values():
+            if channel_id in guild.channel_ids:
+                guild.channel_ids.remove(channel_id)
 
     async def announce_guild(self, guild_id: int) -> None:
         """Send GUILD_CREATE for ``guild_id`` to the shard that owns it (the bot joined it)."""
@@ -1650,6 +1729,7 @@ class FakeDiscord(LoopbackServer):
         }
         if body.get("poll"):
             msg["poll"] = body["poll"]
+        _show_attachments(msg)
         if interaction is not None:
             msg["webhook_id"] = str(self.application_id)
             msg["application_id"] = str(self.application_id)
@@ -1685,6 +1765,7 @@ class FakeDiscord(LoopbackServer):
             keep = {str(a.get("id")) for a in body["attachments"] or []}
             msg["attachments"] = [a for a in msg["attachments"] if a["id"] in keep]
         msg["attachments"] = [*msg["attachments"], *files]
+        _show_attachments(msg)
         if "flags" in body and body["flags"] is not None:
             changeable = SUPPRESS_EMBEDS | IS_COMPONENTS_V2
             msg["flags"] = (msg["flags"] & ~changeable) | (int(body["flags"]) & changeable)
@@ -1784,8 +1865,8 @@ class FakeDiscord(LoopbackServer):
             self.violations.append(f"fake Discord crashed on {request.method} {path}: {exc!r}")
             return _error(500, "500: Internal Server Error", 0)
 
-    async def _read_body(self, request: web.Request) -> tuple[object, list[JSON]]:
-        """Return (JSON body or payload_json, attachments made from uploaded files)."""
+    async def _read_body(self, request: web.Request) -> tuple[object, list[Upload]]:
+        """Return (JSON body or payload_json, the uploaded files as received)."""
         if not request.body_exists:
             return None, []
         ctype = request.content_type
@@ -1793,29 +1874,127 @@ class FakeDiscord(LoopbackServer):
             return json.loads(await request.text()), []
         if ctype == "multipart/form-data":
             body: object = None
-            files: list[JSON] = []
+            files: list[Upload] = []
             form = await request.post()
             for key, value in form.items():
                 if key == "payload_json":
-                    body = json.loads(value if isinstance(value, str) else value.file.read())
+                    raw = value.file.read() if isinstance(value, web.FileField) else value
+                    body = json.loads(raw)
                 elif isinstance(value, web.FileField):
-                    content = value.file.read()
-                    attachment_id = self._ids.next()
-                    url = (
-                        f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{value.filename}"
-                    )
-                    files.append(
-                        {
-                            "id": str(attachment_id),
-                            "filename": value.filename,
-                            "size": len(content),
-                            "url": url,
-                            "proxy_url": url,
-                            "content_type": value.content_type,
-                        }
-                    )
+                    files.append(Upload(key, value.filename, value.file.read(), value.content_type))
             return body, files
         return await request.text(), []
+
+    def _attach(
+        self,
+        where: str,
+        body: Mapping[str, Any],
+        uploads: Sequence[Upload],
+        *,
+        existing: Mapping[str, Any] | None = None,
+    ) -> tuple[list[JSON], web.Response | None]:
+        """The attachments a message body adds, checked as Discord checks them.
+
+        Files are `files[n]` parts; the body's `attachments` entries give a file (by `id` n)
+        its `filename` and `description`, or keep an attachment of the message being edited
+        (`existing`) by its id. Every `attachment://name` in the resulting embeds must name one
+        of the message's attachments. Returns the new attachments, or the error response.
+        """
+        too_big = [upload for upload in uploads if len(upload.content) > ATTACHMENT_SIZE_LIMIT]
+        if too_big:
+            for upload in too_big:
+                self.violations.append(
+                    f"{where}: file {upload.filename!r} is {len(upload.content):,} bytes, over "
+                    f"the {ATTACHMENT_SIZE_LIMIT:,}-byte upload limit"
+                )
+            return [], _error(413, "Request entity too large", 40005)
+        errors = _FormErrors()
+        by_index: dict[int, Upload] = {}
+        for upload in uploads:
+            part = _FILE_PART.match(upload.part)
+            if part is None:
+                errors.add(("files",), "FILE_PART_INVALID", f"unknown form part {upload.part!r}")
+            else:
+                by_index[int(part.group(1))] = upload
+        kept_ids = {a["id"] for a in existing["attachments"]} if existing is not None else set()
+        meta: dict[int, Mapping[str, Any]] = {}
+        kept: list[str] = []
+        entries = body.get("attachments")
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            here = ("attachments", index)
+            ident = str(entry.get("id")) if isinstance(entry, Mapping) else ""
+            if ident in kept_ids:
+                kept.append(ident)
+            elif ident.isdigit() and int(ident) in by_index:
+                meta[int(ident)] = entry
+                errors.max_length(
+                    (*here, "description"), entry.get("description"), ATTACHMENT_DESCRIPTION_LIMIT
+                )
+            else:
+                errors.add(
+                    (*here, "id"),
+                    "ATTACHMENT_NOT_FOUND",
+                    f"attachment {ident!r} is neither a file of this request nor of the message",
+                )
+        added: list[tuple[JSON, bytes]] = []
+        for index, upload in sorted(by_index.items()):
+            filename = meta.get(index, {}).get("filename") or upload.filename
+            problem = _bad_filename(filename)
+            if problem is not None:
+                errors.add(("files", index), "FILENAME_INVALID", problem)
+                continue
+            added.append((self._attachment(filename, upload, meta.get(index, {})), upload.content))
+        if existing is None:
+            names = {attachment["filename"] for attachment, _ in added}
+            embeds = body.get("embeds")
+        else:
+            still = existing["attachments"]
+            if "attachments" in body:
+                still = [a for a in still if a["id"] in kept]
+            names = {a["filename"] for a in still} | {a["filename"] for a, _ in added}
+            embeds = body["embeds"] if "embeds" in body else existing["embeds"]
+        for path, name in _attachment_references(embeds):
+            if name not in names:
+                errors.add(
+                    ("embeds", *path),
+                    "ATTACHMENT_REFERENCE_INVALID",
+                    f"attachment://{name} names no attachment of the message",
+                )
+        if errors:
+            return [], self._reject(where, errors)
+        for attachment, content in added:
+            self.uploads[attachment["id"]] = content
+        return [attachment for attachment, _ in added], None
+
+    def _attachment(self, filename: str, upload: Upload, meta: Mapping[str, Any]) -> JSON:
+        attachment_id = str(self._ids.next())
+        url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
+        attachment: JSON = {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(upload.content),
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type,
+        }
+        if meta.get("description") is not None:
+            attachment["description"] = meta["description"]
+        dimensions = png_dimensions(upload.content)
+        if dimensions is not None:
+            attachment["content_type"] = "image/png"
+            attachment["width"], attachment["height"] = dimensions
+        return attachment
+
+    def attachment_bytes(self, attachment: Mapping[str, Any]) -> bytes:
+        """The uploaded bytes of an attachment of a message."""
+        return self.uploads[str(attachment["id"])]
+
+    def embed_image(self, message: Mapping[str, Any], index: int = 0) -> JSON | None:
+        """The attachment that embed `index` of `message` shows as its image, if any."""
+        embeds = message.get("embeds") or []
+        image = embeds[index].get("image") if index < len(embeds) else None
+        url = image.get("url") if isinstance(image, Mapping) else None
+        return next((a for a in message["attachments"] if a["url"] == url), None)
 
     # ---- REST handlers ----------------------------------------------------------------------
 
@@ -1968,7 +2147,8 @@ class FakeDiscord(LoopbackServer):
             )
             return _error(404, "Unknown interaction", 10062)
         body = request[_BODY]
-        files: list[JSON] = request[_FILES]
+        uploads: list[Upload] = request[_FILES]
+        files: list[JSON] = []
         if not isinstance(body, dict):
             errors = _FormErrors()
             errors.add((), "MODEL_TYPE_CONVERT", "Only dictionaries may be used in a ModelType")
@@ -1988,8 +2168,17 @@ class FakeDiscord(LoopbackServer):
             if cb_type == CALLBACK_UPDATE_MESSAGE and record.source_message_id in self.messages:
                 source_flags = self.messages[record.source_message_id]["flags"]
             _validate_message(errors, data, ("data",), int(data.get("flags") or source_flags))
-            if not errors and cb_type == CALLBACK_MESSAGE and _is_empty_message(data, len(files)):
+            if not errors and cb_type == CALLBACK_MESSAGE and _is_empty_message(data, len(uploads)):
                 return self._reject_empty(where)
+            if not errors:
+                edited = (
+                    self.messages.get(record.source_message_id or 0)
+                    if cb_type == CALLBACK_UPDATE_MESSAGE
+                    else None
+                )
+                files, problem = self._attach(where, data, uploads, existing=edited)
+                if problem is not None:
+                    return problem
         elif cb_type == CALLBACK_AUTOCOMPLETE:
             _validate_choices(errors, data.get("choices"), ("data", "choices"))
         elif cb_type == CALLBACK_MODAL:
@@ -2060,13 +2249,16 @@ class FakeDiscord(LoopbackServer):
         assert record is not None
         where = f"interaction {record.id} ({record.name!r}) follow-up"
         body = request[_BODY] if isinstance(request[_BODY], dict) else {}
-        files: list[JSON] = request[_FILES]
+        uploads: list[Upload] = request[_FILES]
         errors = _FormErrors()
         _validate_message(errors, body, (), int(body.get("flags") or 0))
         if errors:
             return self._reject(where, errors)
-        if _is_empty_message(body, len(files)):
+        if _is_empty_message(body, len(uploads)):
             return self._reject_empty(where)
+        files, problem = self._attach(where, body, uploads)
+        if problem is not None:
+            return problem
         record.followups.append(body)
         original = self.messages.get(record.original_message_id or 0)
         if original is not None and original["flags"] & LOADING:
@@ -2109,7 +2301,6 @@ class FakeDiscord(LoopbackServer):
             record._notify()
             return web.Response(status=204)
         body = request[_BODY] if isinstance(request[_BODY], dict) else {}
-        files: list[JSON] = request[_FILES]
         errors = _FormErrors()
         flags = (
             msg["flags"]
@@ -2117,8 +2308,12 @@ class FakeDiscord(LoopbackServer):
             else int(body["flags"]) | (msg["flags"] & EPHEMERAL)
         )
         _validate_message(errors, body, (), flags)
+        where = f"interaction {record.id} ({record.name!r}) edit"
         if errors:
-            return self._reject(f"interaction {record.id} ({record.name!r}) edit", errors)
+            return self._reject(where, errors)
+        files, problem = self._attach(where, body, request[_FILES], existing=msg)
+        if problem is not None:
+            return problem
         was_loading = bool(msg["flags"] & LOADING)
         self._apply_edit(msg, body, files)
         record.edits.append(body)
@@ -2164,16 +2359,21 @@ class FakeDiscord(LoopbackServer):
         channel_id = int(raw) if raw.isdigit() else 0
         if channel_id not in self._channels:
             return _error(404, "Unknown Channel", 10003)
+        if channel_id in self.denied_channels:
+            return _error(403, "Missing Permissions", 50013)
         where = f"POST /channels/{channel_id}/messages"
         body = request[_BODY] if isinstance(request[_BODY], dict) else {}
-        files: list[JSON] = request[_FILES]
+        uploads: list[Upload] = request[_FILES]
         errors = _FormErrors()
         flags = int(body.get("flags") or 0)
         _validate_message(errors, body, (), flags)
         if errors:
             return self._reject(where, errors)
-        if _is_empty_message(body, len(files)):
+        if _is_empty_message(body, len(uploads)):
             return self._reject_empty(where)
+        files, problem = self._attach(where, body, uploads)
+        if problem is not None:
+            return problem
         msg = self._new_message(
             body, channel_id=channel_id, flags=flags & (_CREATE_FLAGS & ~EPHEMERAL), files=files
         )
@@ -2201,9 +2401,13 @@ class FakeDiscord(LoopbackServer):
         errors = _FormErrors()
         flags = msg["flags"] if body.get("flags") is None else int(body["flags"])
         _validate_message(errors, body, (), flags)
+        where = f"PATCH /channels/{raw_c}/messages/{raw_m}"
         if errors:
-            return self._reject(f"PATCH /channels/{raw_c}/messages/{raw_m}", errors)
-        self._apply_edit(msg, body, request[_FILES])
+            return self._reject(where, errors)
+        files, problem = self._attach(where, body, request[_FILES], existing=msg)
+        if problem is not None:
+            return problem
+        self._apply_edit(msg, body, files)
         self._signal.notify()
         return _json_response(msg)
 

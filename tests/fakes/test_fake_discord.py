@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import io
 import json
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,15 +19,41 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.fakes.discord import (
+    ATTACHMENT_SIZE_LIMIT,
     DEFAULT_USER_ID,
     EPHEMERAL,
     LOADING,
     FakeDiscord,
     patched_discord,
+    png_dimensions,
 )
 
 STREAMERS = ["shroud", "pokimane", "xqc", "summit1g", "sodapoppin", "lirik", "sykkuno"]
 OTHER_USER_ID = 1_100_000_000_000_000_777
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """A valid grey PNG of the given size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+CHART_PNG = tiny_png(40, 30)
+
+
+def chart_file(name: str = "chart.png") -> discord.File:
+    return discord.File(io.BytesIO(CHART_PNG), filename=name, description="A grey square")
 
 
 class RecordingTree(app_commands.CommandTree):
@@ -113,6 +141,22 @@ def add_commands(tree: app_commands.CommandTree, late_results: list[object]) -> 
     async def export(interaction: discord.Interaction) -> None:
         file = discord.File(io.BytesIO(b"a,b\n1,2\n"), filename="stats.csv")
         await interaction.response.send_message("here", file=file)
+
+    @tree.command(description="Shows a chart")
+    async def chart(interaction: discord.Interaction, reference: str = "chart.png") -> None:
+        embed = discord.Embed(title="Chart").set_image(url=f"attachment://{reference}")
+        try:
+            await interaction.response.send_message(embed=embed, file=chart_file())
+        except discord.HTTPException as exc:
+            await interaction.response.send_message(f"rejected {exc.status} {exc.code}")
+
+    @tree.command(description="Uploads a file over the limit")
+    async def huge(interaction: discord.Interaction) -> None:
+        big = discord.File(io.BytesIO(b"x" * (ATTACHMENT_SIZE_LIMIT + 1)), filename="big.bin")
+        try:
+            await interaction.response.send_message("big", file=big)
+        except discord.HTTPException as exc:
+            await interaction.response.send_message(f"rejected {exc.status} {exc.code}")
 
     @tree.command(description="Who is that")
     async def whois(interaction: discord.Interaction, member: discord.Member) -> None:
@@ -498,3 +542,93 @@ async def test_protocol_details_over_raw_http_and_websocket(fake: FakeDiscord) -
             ) as resp:
                 assert resp.status == 200 and (await resp.json())["content"] == "edited"
             assert ia.message()["content"] == "edited"
+
+
+async def test_attachment_keeps_bytes_and_description_and_the_embed_shows_it(
+    fake: FakeDiscord, bot: StatsBot
+) -> None:
+    assert png_dimensions(CHART_PNG) == (40, 30)
+    ia = await fake.slash("chart")
+    msg = await ia.wait_for_message()
+    [attachment] = msg["attachments"]
+    assert attachment["filename"] == "chart.png"
+    assert attachment["description"] == "A grey square"
+    assert (attachment["content_type"], attachment["width"], attachment["height"]) == (
+        "image/png",
+        40,
+        30,
+    )
+    assert fake.attachment_bytes(attachment) == CHART_PNG
+    assert msg["embeds"][0]["image"]["url"] == attachment["url"]  # resolved, as Discord does
+    assert fake.embed_image(msg) == attachment
+    assert fake.violations == []
+
+
+async def test_embed_naming_no_uploaded_file_is_refused(fake: FakeDiscord, bot: StatsBot) -> None:
+    ia = await fake.slash("chart", {"reference": "missing.png"})
+    assert (await ia.wait_for_message())["content"] == "rejected 400 50035"
+    assert fake.violations == [
+        f"interaction {ia.id} ('/chart') callback: embeds.0.image.url: "
+        "attachment://missing.png names no attachment of the message"
+    ]
+
+
+async def test_file_over_the_upload_limit_is_refused(fake: FakeDiscord, bot: StatsBot) -> None:
+    ia = await fake.slash("huge")
+    assert (await ia.wait_for_message())["content"] == "rejected 413 40005"
+    assert len(fake.violations) == 1
+    assert "over the 10,485,760-byte upload limit" in fake.violations[0]
+
+
+async def test_edits_keep_attachments_unless_told_otherwise(
+    fake: FakeDiscord, bot: StatsBot
+) -> None:
+    channel = bot.get_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    embed = discord.Embed(title="page 1").set_image(url="attachment://chart.png")
+    sent = await channel.send(embed=embed, file=chart_file())
+    page_two = discord.Embed(title="page 2").set_image(url="attachment://chart.png")
+    await sent.edit(embed=page_two)  # no `attachments`: the chart stays, the embed still shows it
+    message = fake.messages[sent.id]
+    assert message["embeds"][0]["title"] == "page 2"
+    assert fake.embed_image(message) == message["attachments"][0]
+    assert fake.violations == []
+
+    with pytest.raises(discord.HTTPException) as refused:
+        await sent.edit(embed=page_two, attachments=[])  # drops the file the embed shows
+    assert refused.value.status == 400
+    assert fake.violations == [
+        f"PATCH /channels/{fake.channel_id}/messages/{sent.id}: embeds.0.image.url: "
+        "attachment://chart.png names no attachment of the message"
+    ]
+
+
+async def test_attachment_metadata_rules_over_raw_http(fake: FakeDiscord) -> None:
+    auth = {"Authorization": f"Bot {fake.token}"}
+    url = f"{fake.api_url}/channels/{fake.channel_id}/messages"
+
+    async def post(payload: dict[str, Any], filename: str, part: str = "files[0]") -> int:
+        form = aiohttp.FormData()
+        form.add_field("payload_json", json.dumps(payload), content_type="application/json")
+        form.add_field(part, CHART_PNG, filename=filename, content_type="image/png")
+        async with http.post(url, data=form, headers=auth) as resp:
+            return resp.status
+
+    async with aiohttp.ClientSession() as http:
+        described = {"attachments": [{"id": 0, "filename": "a.png", "description": "x" * 1024}]}
+        assert await post(described, "upload.png") == 200
+        assert fake.channel_messages[-1]["attachments"][0]["filename"] == "a.png"
+        assert fake.violations == []
+
+        too_long = {"attachments": [{"id": 0, "description": "x" * 1025}]}
+        assert await post(too_long, "a.png") == 400
+        assert await post({"attachments": [{"id": 7}]}, "a.png") == 400
+        renamed = {"attachments": [{"id": 0, "filename": "../etc/a.png"}]}
+        assert await post(renamed, "a.png") == 400
+        assert await post({}, "a.png", part="file") == 400
+    assert [line.split(": ", 1)[1] for line in fake.violations] == [
+        "attachments.0.description: Must be 1024 or fewer in length.",
+        "attachments.0.id: attachment '7' is neither a file of this request nor of the message",
+        "files.0: file name '../etc/a.png' holds a path separator or a control character",
+        "files: unknown form part 'file'",
+    ]

@@ -43,6 +43,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STARTED_AT = "2026-11-28T12:00:00Z"
 FAULTS = frozenset({"malformed", "wrong_shape", "slow", "drop"})
+PASS = "pass"  # a queued request answered normally (for faults further down a walk)
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 _LANGUAGE_TAGS = {
     "en": "English",
@@ -119,11 +120,15 @@ class FakeTwitch(LoopbackServer):
         self.cursor_loops_back = False
         self.empty_last_page = False
         self.ratelimit_limit = 800
-        self.ratelimit_window = 60.0  # seconds between full refills of a bucket
+        self.ratelimit_window = 60.0  # seconds in which an empty bucket fills up again
         self.slow_seconds = 5.0
         # Between two pages of Get Followed Streams, the last stream of the page just served and
         # the first of the next swap viewer counts: the next page repeats one and one is missed.
         self.followed_list_changes = False
+        # The same for Get Streams, `drift` pairs at a time: after each page the last `drift`
+        # streams served and the first `drift` of the next page swap viewer counts, so the next
+        # page repeats `drift` streams and `drift` are never served.
+        self.drift = 0
         self.token_lifetime = 5011200
         # The user side of OAuth.
         self.users: dict[str, dict] = {}
@@ -152,8 +157,8 @@ class FakeTwitch(LoopbackServer):
         self._faults: deque[int | str] = deque()
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (client id, monotonic expiry)
         self._cursors: dict[str, int] = {}  # issued cursor -> offset into the sorted streams
-        # Bucket ("<client id>" or "user:<user id>") -> (points used, reset at).
-        self._buckets: dict[str, tuple[int, float]] = {}
+        # Bucket ("<client id>" or "user:<user id>") -> (points left, when that was counted).
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._codes: dict[str, dict] = {}  # authorization code -> what it was issued for
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> its current access token
         self._token_failures: deque[int] = deque()
@@ -201,8 +206,8 @@ class FakeTwitch(LoopbackServer):
 
     # --- test controls -----------------------------------------------------------------------
 
-    def fail_next(self, *replies: int | str) -> None:
-        """Queue faults for the next Helix requests, one per request, in order.
+    def fail_next(self, *replies: int | str, after: int = 0) -> None:
+        """Queue faults for the next Helix requests (past the next `after` ones), in order.
 
         Statuses 4xx/5xx answer with Twitch's error body (a 401 also forgets the presented token;
         a 429 says `Ratelimit-Remaining: 0` and a reset about 1 s ahead); "malformed" is a 200
@@ -212,6 +217,7 @@ class FakeTwitch(LoopbackServer):
         idempotent request (GET) once when the connection closes with no reply: queue "drop"
         twice for the caller to see `ServerDisconnectedError`.
         """
+        self._faults.extend([PASS] * after)
         for reply in replies:
             if isinstance(reply, int) and not 400 <= reply <= 599:
                 raise ValueError(f"fault status must be 4xx or 5xx, not {reply}")
@@ -306,6 +312,8 @@ class FakeTwitch(LoopbackServer):
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
             fault = None
+        if fault == PASS:
+            fault = None
         token = self._bearer(request)
         token_client = self._token_client(token)
         user = self._live_user_token(token) if token is not None else None
@@ -366,28 +374,32 @@ class FakeTwitch(LoopbackServer):
             return None
         return client
 
-    def _bucket(self, client: str) -> tuple[int, float]:
-        used, reset_at = self._buckets.get(client, (0, 0.0))
-        if time.time() >= reset_at:
-            used, reset_at = 0, time.time() + self.ratelimit_window
-            self._buckets[client] = (used, reset_at)
-        return used, reset_at
+    def _points(self, client: str) -> float:
+        """A token bucket: `ratelimit_limit` points that flow back evenly over the window."""
+        now = time.time()
+        points, counted_at = self._buckets.get(client, (float(self.ratelimit_limit), now))
+        rate = self.ratelimit_limit / self.ratelimit_window
+        points = min(float(self.ratelimit_limit), points + (now - counted_at) * rate)
+        self._buckets[client] = (points, now)
+        return points
 
     def _take_point(self, client: str) -> bool:
-        used, reset_at = self._bucket(client)
-        if used >= self.ratelimit_limit:
+        points = self._points(client)
+        if points < 1:
             return False
-        self._buckets[client] = (used + 1, reset_at)
+        self._buckets[client] = (points - 1, time.time())
         return True
 
     def _add_ratelimit_headers(
         self, response: web.StreamResponse, client: str, *, exhausted: bool = False
     ) -> None:
-        used, reset_at = self._bucket(client)
-        remaining = 0 if exhausted else max(0, self.ratelimit_limit - used)
-        reset = int(time.time()) + 1 if exhausted else math.ceil(reset_at)
+        """`Ratelimit-Reset` is when the bucket is full again, in whole Unix seconds."""
+        points = 0.0 if exhausted else self._points(client)
+        rate = self.ratelimit_limit / self.ratelimit_window
+        full_at = time.time() + (self.ratelimit_limit - points) / rate
+        reset = int(time.time()) + 1 if exhausted else math.ceil(full_at)
         response.headers["Ratelimit-Limit"] = str(self.ratelimit_limit)
-        response.headers["Ratelimit-Remaining"] = str(remaining)
+        response.headers["Ratelimit-Remaining"] = str(math.floor(points))
         response.headers["Ratelimit-Reset"] = str(reset)
 
     # --- id.twitch.tv/oauth2 -----------------------------------------------------------------
@@ -583,7 +595,7 @@ class FakeTwitch(LoopbackServer):
 
     async def _get_streams(self, request: web.Request) -> web.Response:
         """`GET /helix/streams`: viewer-sorted, filtered, paged by `first` and `after`."""
-        return self._page(request, self._filtered(request), default_first=20)
+        return self._page(request, self._filtered(request), default_first=20, drift=self.drift)
 
     async def _get_followed_streams(self, request: web.Request) -> web.Response:
         """`GET /helix/streams/followed`: the token's user's followed channels that are live."""
@@ -610,11 +622,13 @@ class FakeTwitch(LoopbackServer):
         *,
         default_first: int,
         changes: bool = False,
+        drift: int = 0,
     ) -> web.Response:
         """One page of `streams`, most viewers first, by `first` and the `after` cursor.
 
-        With `changes`, the viewer counts of the streams either side of the page's end swap
-        once it is served, as when viewers come and go between two requests.
+        With `changes` (one pair) or `drift` (that many pairs), the viewer counts of the streams
+        either side of the page's end swap once it is served, as when viewers come and go
+        between two requests.
         """
         first_raw = request.query.get("first", str(default_first))
         try:
@@ -638,7 +652,7 @@ class FakeTwitch(LoopbackServer):
         after = request.query.get("after")
         if after and after not in self._cursors:
             return helix_error(400, "Invalid cursor")
-        streams = sorted(streams, key=lambda s: -s["viewer_count"])  # stable
+        streams.sort(key=_most_viewers_first)  # stable; nearly sorted lists sort in linear time
         start = self._cursors[after] if after else 0
         if 0 < start < len(streams):  # pages after the first repeat `overlap` items
             start = max(0, start - self.overlap)
@@ -653,17 +667,24 @@ class FakeTwitch(LoopbackServer):
         else:
             pagination = {}
         reply = _json(200, {"data": page, "pagination": pagination})
-        if changes and 0 < end < len(streams):
-            last, following = streams[end - 1], streams[end]
+        pairs = max(drift, 1 if changes else 0)
+        for offset in range(min(pairs, end, len(streams) - end)):
+            # Swap places too, so that streams with equal counts (most of the tail) move as well.
+            above, below = end - 1 - offset, end + offset
+            last, following = streams[above], streams[below]
             last["viewer_count"], following["viewer_count"] = (
                 following["viewer_count"],
                 last["viewer_count"],
             )
+            streams[above], streams[below] = following, last
         return reply
 
     def _filtered(self, request: web.Request) -> list[dict]:
-        """Apply the repeatable filters `user_id`, `user_login`, `game_id` and `language`."""
-        streams = list(self.streams)
+        """Apply the repeatable filters `user_id`, `user_login`, `game_id` and `language`.
+
+        Without filters this is the fake's own list (sorted in place, page after page).
+        """
+        streams = self.streams
         for name in ("user_id", "user_login", "game_id", "language"):
             wanted = set(request.query.getall(name, []))
             if wanted:
@@ -677,6 +698,10 @@ class FakeTwitch(LoopbackServer):
         cursor = base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
         self._cursors[cursor] = offset
         return cursor
+
+
+def _most_viewers_first(stream: dict) -> int:
+    return -stream["viewer_count"]
 
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
