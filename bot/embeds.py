@@ -438,8 +438,13 @@ def status_embed(
     last_error: str | None,
     last_attempt: datetime | None,
     refresh_minutes: float,
+    skipped: tuple[datetime, float] | None = None,
 ) -> discord.Embed:
-    """/status: how fresh the data is and whether refreshing works."""
+    """/status: how fresh the data is and whether refreshing works.
+
+    `skipped`: when a run was skipped because the refresh before it (which took that many
+    seconds) ran past its time.
+    """
     embed = discord.Embed(title="StreamStats status", colour=COLOUR)
     if snapshot is None:
         embed.add_field(name="Snapshot", value="none yet — the first refresh is still running")
@@ -458,6 +463,17 @@ def status_embed(
             f"failed {discord.utils.format_dt(last_attempt, 'R')}: {safe(last_error, ERROR_LIMIT)}"
         )
     embed.add_field(name="Last refresh", value=last, inline=False)
+    if skipped is not None:
+        due, took = skipped
+        embed.add_field(
+            name="Skipped refresh",
+            value=(
+                f"the refresh due {discord.utils.format_dt(due, 'R')} was skipped: the one "
+                f"before took {took / 60:.1f} min, longer than the {refresh_minutes:g}-minute "
+                "interval"
+            ),
+            inline=False,
+        )
     embed.set_footer(text=f"refreshes every {refresh_minutes:g} min")
     return embed
 

@@ -56,6 +56,14 @@ class RefreshOutcome:
 ProgressHook = Callable[[WalkProgress, int | None], None]  # (progress, streams expected)
 
 
+@dataclass(frozen=True)
+class SkippedRun:
+    """A scheduled run that did not happen: the refresh before it was still running."""
+
+    due: datetime  # when the skipped run should have started
+    previous_took: float  # seconds the refresh before it took
+
+
 class ProgressLog:
     """Logs a walk's progress at every 10% of the streams expected, and at least every 10 s."""
 
@@ -111,6 +119,23 @@ class RefreshService:
         self._lock = asyncio.Lock()
         self._last_count = 0  # streams of the last walk: what "10%" means when walking them all
         self.last_outcome: RefreshOutcome | None = None
+        self.last_skipped: SkippedRun | None = None
+
+    async def refresh_on_schedule(self, due: datetime) -> RefreshOutcome | None:
+        """The refresh of a run scheduled for `due`, unless the refresh before ran past it.
+
+        A refresh that takes longer than the interval delays the next run; that run is skipped
+        (never overlapped, never run back to back) and the schedule goes on from there.
+        """
+        previous = self.last_outcome
+        if previous is not None and previous.finished_at > due:
+            self.last_skipped = SkippedRun(due=due, previous_took=previous.duration)
+            log.warning(
+                "refresh skipped: the one before took %.1f s and finished after this run was due",
+                previous.duration,
+            )
+            return None
+        return await self.refresh()
 
     @property
     def running(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -41,7 +41,10 @@ class RefreshCog(commands.Cog):
         await self.bot.as_refresher("refresh", self._refresh_then_post)
 
     async def _refresh_then_post(self) -> None:
-        outcome = await self.bot.refresher.refresh()
+        interval = timedelta(minutes=self.bot.settings.refresh_minutes)
+        scheduled_next = self.refresh_top_streams.next_iteration or datetime.now(UTC)
+        due = scheduled_next - interval  # when this run was due
+        outcome = await self.bot.refresher.refresh_on_schedule(due)
         if outcome is not None and outcome.snapshot is not None:
             self.bot.digests.after_refresh(self.bot, outcome.snapshot)
 
@@ -57,12 +60,14 @@ class RefreshCog(commands.Cog):
                 # Another process refreshes, on its own schedule: estimate from its last run.
                 minutes = self.bot.settings.refresh_minutes
                 next_refresh = last.finished_at + timedelta(minutes=minutes)
+            skipped = self.bot.refresher.last_skipped
             embed = embeds.status_embed(
                 await self.bot.stats.snapshot(),
                 next_refresh=next_refresh,
                 last_error=last.error if last else None,
                 last_attempt=last.finished_at if last else None,
                 refresh_minutes=self.bot.settings.refresh_minutes,
+                skipped=(skipped.due, skipped.previous_took) if skipped else None,
             )
             return Reply(embed=embed)
 

@@ -7,6 +7,7 @@ import logging
 
 from discord.ext import tasks
 
+from bot import embeds
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
 from bot.digest_service import DigestService
@@ -196,3 +197,39 @@ async def test_a_loop_stopped_while_waiting_to_restart_stays_stopped():
     await asyncio.sleep(0.8)  # well past the restart delay
     assert not failing.is_running()
     assert supervisor.status("failing").restarts == 1
+
+
+async def test_a_refresh_longer_than_the_interval_skips_the_next_run(
+    database, twitch, fake_twitch, stats, accounts, following, caplog
+):
+    refresher = RefreshService(twitch, stats, top_streams=100)
+    await refresher.refresh()  # the app token is minted: later runs take one request each
+    fake_twitch.latency = 1.0  # a run takes over a second; the interval is 0.6 s
+    bot = make_bot(refresher, stats, accounts, following, AlwaysLeader())
+    async with bot:
+        await bot.add_cog(RefreshCog(bot))
+        before = (await queries.latest_snapshot()).id
+
+        async def skipped() -> bool:
+            return refresher.last_skipped is not None
+
+        await wait_for(skipped)
+        skip = refresher.last_skipped
+        assert skip.previous_took >= 1.0
+        assert refresher.last_outcome.finished_at > skip.due  # it ran past the skipped run
+        fake_twitch.latency = 0.0
+        await snapshots_after(before, 2)  # the schedule goes on after the skip
+        await bot.remove_cog("RefreshCog")
+    assert "refresh skipped: the one before took" in caplog.text
+    assert "refresh skipped: the previous one is still running" not in caplog.text  # no overlap
+    status = embeds.status_embed(
+        None,
+        next_refresh=None,
+        last_error=None,
+        last_attempt=None,
+        refresh_minutes=0.01,
+        skipped=(skip.due, skip.previous_took),
+    )
+    fields = {field.name: field.value for field in status.fields}
+    assert "was skipped: the one before took" in fields["Skipped refresh"]
+    assert "longer than the 0.01-minute interval" in fields["Skipped refresh"]
