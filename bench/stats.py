@@ -1,5 +1,5 @@
 """Stats benchmark: the memory engine against a `sorted()` + `Counter` baseline, and the SQL
-engine on SQLite (and PostgreSQL), over 1,000 and 100,000 streams.
+engine on SQLite (and PostgreSQL), over 1,000, 100,000 and 300,000 streams.
 
     .venv/bin/python -m bench.stats [--repeat 5] [--postgres URL] [--quick]
 
@@ -27,7 +27,7 @@ from bot.twitch import parse_stream
 from db import queries, snapshots
 from tests.fakes.twitch import random_streams
 
-SIZES = (1_000, 100_000)
+SIZES = (1_000, 100_000, 300_000)
 QUICK_SIZES = (1_000,)
 
 
