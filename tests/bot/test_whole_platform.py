@@ -10,7 +10,7 @@ import pytest
 from bot.refresh import RefreshService
 from bot.twitch import StreamWalk, TwitchClient, parse_stream
 from db import queries
-from tests.bot.test_refresh import staging_left
+from tests.bot.test_refresh import staging_left, stored_ids
 from tests.conftest import app_of
 from tests.fakes.twitch import make_stream, random_streams
 
@@ -31,11 +31,6 @@ def everything(database, twitch, stats) -> RefreshService:
 
 def helix_pages(fake) -> int:
     return sum(1 for _, path, _ in fake.requests if path == "/helix/streams")
-
-
-async def stored_ids() -> set[str]:
-    loaded = await queries.load_streams()
-    return {stream.id for stream in loaded.value} if loaded else set()
 
 
 async def test_the_whole_walk_lands(everything, platform, stats):
