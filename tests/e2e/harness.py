@@ -179,3 +179,16 @@ async def backend(kind: str) -> AsyncIterator[dict[str, str]]:
         await cache.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def assert_one_call_answer(fake: FakeDiscord, command: str, options: Mapping) -> None:
+    """Once warm (as in use), the command's answer is its interaction callback, nothing else."""
+    await (await fake.slash(command, options)).wait_for_message()
+
+    interaction = await fake.slash(command, options)
+    await interaction.wait_for_message()
+    await asyncio.sleep(0.3)  # anything else the bot would send for it arrives by now
+
+    callback = f"/interactions/{interaction.id}/{interaction.token}/callback"
+    assert interaction.rest_calls() == [("POST", callback)]
+    assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral

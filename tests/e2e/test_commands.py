@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -10,7 +9,14 @@ import pytest_asyncio
 
 from bot import stats
 from tests.bot.test_embeds import TOP_LINE
-from tests.e2e.harness import backend, bot_environment, current_top, expected_summary, run_bot
+from tests.e2e.harness import (
+    assert_one_call_answer,
+    backend,
+    bot_environment,
+    current_top,
+    expected_summary,
+    run_bot,
+)
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, make_stream, random_streams
 from tests.markdown import live_markdown, template
@@ -333,15 +339,7 @@ ONE_CALL = [
 
 @pytest.mark.parametrize(("command", "options"), ONE_CALL, ids=lambda v: str(v))
 async def test_an_answer_at_hand_is_one_rest_call(discord_fake, command, options):
-    await (await discord_fake.slash(command, options)).wait_for_message()  # warm, as in use
-
-    interaction = await discord_fake.slash(command, options)
-    await interaction.wait_for_message()
-    await asyncio.sleep(0.3)  # anything else the bot would send for it arrives by now
-
-    callback = f"/interactions/{interaction.id}/{interaction.token}/callback"
-    assert interaction.rest_calls() == [("POST", callback)]
-    assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral
+    await assert_one_call_answer(discord_fake, command, options)
 
 
 @pytest.mark.parametrize("source", ["memory", "database"])

@@ -3,13 +3,12 @@ the real bot process, the fake Discord and the fake Twitch."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 import pytest_asyncio
 
-from tests.e2e.harness import backend, bot_environment, run_bot
+from tests.e2e.harness import assert_one_call_answer, backend, bot_environment, run_bot
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, make_stream
 
@@ -159,15 +158,7 @@ async def test_channel_suggests_logins_now_and_of_the_last_day(world):
 )
 async def test_an_answer_at_hand_is_one_rest_call(world, options):
     command, values = options
-    await (await world.slash(command, values)).wait_for_message()  # warm, as in use
-
-    interaction = await world.slash(command, values)
-    await interaction.wait_for_message()
-    await asyncio.sleep(0.3)  # anything else the bot would send for it arrives by now
-
-    callback = f"/interactions/{interaction.id}/{interaction.token}/callback"
-    assert interaction.rest_calls() == [("POST", callback)]
-    assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral
+    await assert_one_call_answer(world, command, values)
 
 
 async def test_every_interaction_was_answered_in_time(world):
