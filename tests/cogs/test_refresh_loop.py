@@ -10,6 +10,7 @@ from discord.ext import tasks
 from bot.client import StreamStatsBot
 from bot.config import settings_from_env
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer
 from bot.supervisor import REFRESH_LOOP, Supervisor
 from cogs.refresh import RefreshCog
 from db import queries
@@ -42,6 +43,7 @@ def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> Strea
         following=following,
         leader=leader,
         supervisor=Supervisor(restart_delay=0.05),
+        renderer=ChartRenderer(),  # never started: the refresh loop draws no chart
     )
 
 
