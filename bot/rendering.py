@@ -73,7 +73,11 @@ class ChartRenderer:
         self.renders = 0
 
     def start(self) -> None:
-        """Start the worker and warm it up in the background: the first answer need not wait."""
+        """Start the worker and warm it up in the background: the first answer need not wait.
+
+        The first start in a process also starts the fork server, which blocks for ~0.3 s
+        while it imports matplotlib: call it at start-up, before anything is served.
+        """
         self._executor = self._new_executor()
         self._executor.submit(charts.warm_up)
 
