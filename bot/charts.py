@@ -33,6 +33,7 @@ DPI = 100
 GAMES_SHOWN = 15
 LABEL_LIMIT = 32  # characters of a name on an axis or in a legend
 DESCRIPTION_LIMIT = 1024  # Discord's limit for an attachment's description
+MAX_BYTES = 500 * 1024  # a chart is an extra: never a heavy upload (Discord allows 10 MiB)
 NO_NAME = "(no name)"
 HALF_HOUR = timedelta(minutes=30)
 STYLE: dict[str, Any] = {
@@ -116,7 +117,10 @@ def _draw(filename: str, draw: Callable[[Axes], None], description: str) -> Char
     with rc_context(STYLE):
         figure, axes = _figure()
         draw(axes)
-        return Chart(filename, _png(figure), description)
+        png = _png(figure)
+    if len(png) > MAX_BYTES:
+        raise ValueError(f"{filename} is {len(png):,} bytes, over {MAX_BYTES:,}")
+    return Chart(filename, png, description)
 
 
 def _numbers_on(axis: Any) -> None:

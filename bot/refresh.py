@@ -121,14 +121,14 @@ class RefreshService:
         self.last_outcome: RefreshOutcome | None = None
         self.last_skipped: SkippedRun | None = None
 
-    async def refresh_on_schedule(self, due: datetime) -> RefreshOutcome | None:
+    async def refresh_on_schedule(self, due: datetime | None) -> RefreshOutcome | None:
         """The refresh of a run scheduled for `due`, unless the refresh before ran past it.
 
         A refresh that takes longer than the interval delays the next run; that run is skipped
         (never overlapped, never run back to back) and the schedule goes on from there.
         """
         previous = self.last_outcome
-        if previous is not None and previous.finished_at > due:
+        if due is not None and previous is not None and previous.finished_at > due:
             self.last_skipped = SkippedRun(due=due, previous_took=previous.duration)
             log.warning(
                 "refresh skipped: the one before took %.1f s and finished after this run was due",

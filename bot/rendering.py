@@ -4,7 +4,8 @@ matplotlib holds the GIL for most of a render, so a render in a thread stalls th
 (the gateway heartbeat, every other answer) for its whole length; in a worker process it does
 not (`bench/charts.py` measures both). The worker starts from a fork server that has imported
 matplotlib already, so a new worker is ready in a few milliseconds, and it runs at a lower CPU
-priority than the bot: on a busy machine the bot's answers come first.
+priority than the bot: on a busy machine the bot's answers come first. It ends with the bot,
+even one killed outright.
 
 Callers name each chart by a key that includes the snapshot it shows, so a chart is drawn once
 per snapshot however many people ask at once (they share the one render), and a new snapshot
@@ -15,14 +16,17 @@ answer goes out without it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import multiprocessing
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Any
 
 from bot import charts
@@ -39,16 +43,40 @@ PRELOAD = ["bot.charts", "matplotlib.figure", "matplotlib.backends.backend_agg",
 ExecutorFactory = Callable[[], Executor]
 
 
-def _lower_priority() -> None:
-    """In the worker: yield the CPU to the bot whenever both want it."""
+def _start_worker(bot_alive: Connection) -> None:
+    """In the worker: yield the CPU to the bot whenever both want it, and end with the bot."""
     os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with_bot, args=(bot_alive,), daemon=True).start()
+
+
+def _exit_with_bot(bot_alive: Connection) -> None:
+    """Wait for the bot's end of the pipe to close (nothing is ever sent), then exit.
+
+    A worker does not notice on its own that the bot was killed (SIGKILL, out of memory): it
+    would wait for work forever, and keep its fork server alive too.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        bot_alive.recv_bytes()
+    os._exit(0)
+
+
+@functools.cache
+def _lifeline() -> tuple[Connection, Connection]:
+    """A pipe: (the workers' end, this process's end).
+
+    Cached, so this process holds its end until it ends, however it ends; then every
+    worker's `recv` sees the pipe close.
+    """
+    return multiprocessing.Pipe(duplex=False)
 
 
 def process_pool() -> Executor:
     """One worker process, forked from a server that has matplotlib loaded."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    return ProcessPoolExecutor(1, mp_context=context, initializer=_lower_priority)
+    return ProcessPoolExecutor(
+        1, mp_context=context, initializer=_start_worker, initargs=(_lifeline()[0],)
+    )
 
 
 def thread_pool() -> Executor:
@@ -73,7 +101,11 @@ class ChartRenderer:
         self.renders = 0
 
     def start(self) -> None:
-        """Start the worker and warm it up in the background: the first answer need not wait."""
+        """Start the worker and warm it up in the background: the first answer need not wait.
+
+        The first start in a process also starts the fork server, which blocks for ~0.3 s
+        while it imports matplotlib: call it at start-up, before anything is served.
+        """
         self._executor = self._new_executor()
         self._executor.submit(charts.warm_up)
 

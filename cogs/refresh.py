@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -41,12 +42,16 @@ class RefreshCog(commands.Cog):
         await self.bot.as_refresher("refresh", self._refresh_then_post)
 
     async def _refresh_then_post(self) -> None:
-        interval = timedelta(minutes=self.bot.settings.refresh_minutes)
-        scheduled_next = self.refresh_top_streams.next_iteration or datetime.now(UTC)
-        due = scheduled_next - interval  # when this run was due
-        outcome = await self.bot.refresher.refresh_on_schedule(due)
+        outcome = await self.bot.refresher.refresh_on_schedule(self._due())
         if outcome is not None and outcome.snapshot is not None:
             self.bot.digests.after_refresh(self.bot, outcome.snapshot)
+
+    def _due(self) -> datetime | None:
+        """When the loop's current run was due; None for a run called from outside the loop."""
+        loop = self.refresh_top_streams
+        if asyncio.current_task() is not loop.get_task() or loop.next_iteration is None:
+            return None
+        return loop.next_iteration - timedelta(minutes=self.bot.settings.refresh_minutes)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[StreamStatsBot]) -> None:

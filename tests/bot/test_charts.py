@@ -11,7 +11,6 @@ from bot import charts
 from bot.charts import Chart
 from tests.fakes.discord import png_dimensions
 
-MAX_BYTES = 500 * 1024
 NOW = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
 HOSTILE = [
     "**bold** _it_ `code` [link](https://x.y) @everyone <@123>",
@@ -64,7 +63,7 @@ def test_every_chart_is_a_small_png_of_sane_size_with_a_description(case: str) -
     assert dimensions is not None, "not a PNG"
     width, height = dimensions
     assert 400 <= width <= 1600 and 250 <= height <= 1000
-    assert len(chart.png) < MAX_BYTES
+    assert len(chart.png) < 500 * 1024
     assert 0 < len(chart.description) <= charts.DESCRIPTION_LIMIT
 
 
@@ -122,3 +121,9 @@ def test_labels_are_one_clean_line(raw: str, shown: str) -> None:
 )
 def test_numbers_read_like_people_write_them(value: float, shown: str) -> None:
     assert charts.number(value) == shown
+
+
+def test_a_chart_over_the_size_limit_is_an_error_not_an_upload(monkeypatch) -> None:
+    monkeypatch.setattr(charts, "MAX_BYTES", 1000)  # every real chart is bigger than that
+    with pytest.raises(ValueError, match=r"games\.png is [\d,]+ bytes, over 1,000"):
+        charts.games_bar([("Fortnite", 3)])

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from bot.rendering import ChartRenderer, process_pool, thread_pool
 from tests.fakes.discord import png_dimensions
 
 VIEWERS = [3, 40, 40, 900, 12_000]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def die() -> Chart:
@@ -117,3 +120,70 @@ async def test_a_closed_renderer_answers_without_charts(caplog: pytest.LogCaptur
     await renderer.close()
     assert await renderer.chart("late", charts.games_bar, []) is None
     assert "the chart worker is not running" in caplog.text
+
+
+KILLED_BOT = """
+import asyncio
+from bot import charts
+from bot.rendering import ChartRenderer
+
+async def main():
+    renderer = ChartRenderer()
+    renderer.start()
+    assert await renderer.chart("one", charts.games_bar, [("x", 1)], budget=30) is not None
+    print("drawn", flush=True)
+    await asyncio.sleep(60)  # killed long before
+
+if __name__ == "__main__":  # the worker imports this file too
+    asyncio.run(main())
+"""
+
+
+def process_states() -> dict[int, tuple[str, int]]:
+    """Every process: (state, parent pid), from /proc."""
+    found: dict[int, tuple[str, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue  # ended meanwhile
+        found[int(stat.parent.name)] = (state, int(parent))
+    return found
+
+
+def running_below(root: int) -> set[int]:
+    """The processes below `root` that still run (a dead one not yet reaped does not)."""
+    states = process_states()
+    below: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, (_, parent) in states.items() if parent in frontier} - below
+        below |= frontier
+    return {pid for pid in below if states[pid][0] != "Z"}
+
+
+def still_running(pids: set[int]) -> set[int]:
+    states = process_states()
+    return {pid for pid in pids if pid in states and states[pid][0] != "Z"}
+
+
+async def test_the_worker_and_its_fork_server_end_with_a_killed_bot(tmp_path):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_BOT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert process.stdout is not None
+        assert await asyncio.wait_for(process.stdout.readline(), 30) == b"drawn\n"
+        helpers = running_below(process.pid)  # the fork server, its worker, a resource tracker
+        assert len(helpers) >= 2
+    finally:
+        process.kill()  # no clean-up at all, as SIGKILL or the out-of-memory killer would do
+        await process.wait()
+    async with asyncio.timeout(10):
+        while still_running(helpers):
+            await asyncio.sleep(0.05)

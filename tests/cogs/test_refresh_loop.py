@@ -39,7 +39,7 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
 
 
 def make_bot(refresher, stats, accounts, following, leader: LeaderLock) -> StreamStatsBot:
-    renderer = ChartRenderer()
+    renderer = ChartRenderer()  # never started: the refresh loop draws no chart
     return StreamStatsBot(
         settings=settings_from_env(ENV),
         stats=stats,
