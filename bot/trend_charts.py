@@ -27,18 +27,30 @@ def _series(trend: GameTrend) -> list[tuple[datetime, float]]:
     return [(point.taken_at, point.total_viewers) for point in trend.points]
 
 
+async def gainer_trends(history: HistoryService, result: Trends) -> list[GameTrend | None]:
+    """The series the /trends chart draws: each charted gainer over the period.
+
+    One bounded read per game (its rows within the window), kept once per snapshot by the
+    history service; None for a game no longer seen (a refresh came in between).
+    """
+    period = result.window.period
+    return [
+        await history.game_trend(change.game_id, period)
+        for change in result.gainers[:GAINERS_CHARTED]
+    ]
+
+
 async def gainers(renderer: ChartRenderer, history: HistoryService, result: Trends) -> Chart | None:
     """/trends: the total viewers over the period of the few games that gained most."""
     window = result.window
-    shown = result.gainers[:GAINERS_CHARTED]
-    if window.start == window.end or not shown:
+    if window.start == window.end or not result.gainers:
         return None
     key = ("trends", window.end.snapshot_id, window.period)
     drawn = renderer.cached(key)
     if drawn is not None:
         return drawn  # no need for the series
     try:
-        trends = [await history.game_trend(change.game_id, window.period) for change in shown]
+        trends = await gainer_trends(history, result)
     except Exception:
         log.exception("no series for the trends chart")
         return None
