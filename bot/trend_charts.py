@@ -1,8 +1,9 @@
 """The charts of /trends and /channel: which figures each one draws, under which key.
 
 Every chart is keyed by the newest snapshot of the history it shows, so it is drawn once per
-snapshot. A chart is an extra: these functions never raise, and None means "answer without
-it" (as when there is no history, or only one snapshot of it: a line needs two).
+snapshot. A chart is an extra: `gainers`, `game` and `channel` never raise, and None means
+"answer without it" (as when there is no history, or only one snapshot of it: a line needs
+two).
 """
 
 from __future__ import annotations
