@@ -10,8 +10,9 @@
     snapshot (SQLite `dbstat`, PostgreSQL `pg_total_relation_size`, indexes included) and the
     database's size.
 (c) Reads at that size, each answered from scratch (no per-snapshot memo): `/trends 7d` (and
-    24h), one game over 7 days, `/channel`, the game suggestions; against the SQL engine's
-    `/gamestats` over the current snapshot (`queries.game_stats`) in the same run.
+    24h; 7d with the series its chart draws, the 5 biggest gainers'), one game over 7 days,
+    `/channel`, the game suggestions; against the SQL engine's `/gamestats` over the current
+    snapshot (`queries.game_stats`) in the same run.
 
 `--quick`: 200 streams, one day of history (96 snapshots), 3 rounds. Both databases run; the
 PostgreSQL half needs a server (`--postgres` or $TEST_POSTGRES_URL).
@@ -23,7 +24,7 @@ import asyncio
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bench._support import command_line, database, scratch_postgres, timed
 from bot.cache import StatsService, open_cache
 from bot.history import HistoryService
+from bot.trend_charts import gainer_trends
 from bot.twitch import parse_stream
 from db import atomically, history, queries, snapshots
 from db.snapshots import SnapshotWriter
@@ -187,10 +189,20 @@ async def reads(engine: str, plan: Plan) -> None:
     def fresh() -> HistoryService:
         return HistoryService(stats, top_n=plan.rows, history_days=30)
 
+    async def trends_chart() -> list:
+        service = fresh()
+        result = await service.trends("7d")
+        # The simulated days end with every game losing viewers (their moved counts are larger
+        # than the newest real snapshot's): the biggest losers stand in, with the same reads.
+        return await gainer_trends(
+            service, replace(result, gainers=result.gainers or result.losers)
+        )
+
     game = next(iter((await fresh().game_names()).keys()))
     login = (await stats.rows()).value[0].user_login
     results = {
         "/trends 7d": lambda: fresh().trends("7d"),
+        "/trends 7d + chart series": trends_chart,
         "/trends 24h": lambda: fresh().trends("24h"),
         "/trends game 7d": lambda: fresh().game_trend(game, "7d"),
         "/channel": lambda: fresh().channel(login),
@@ -201,6 +213,9 @@ async def reads(engine: str, plan: Plan) -> None:
     for name, read in results.items():
         times = await timed(read, plan.repeat)
         print(f"    {name:<26} {ms(times)}")
+    charted = [trend for trend in await trends_chart() if trend is not None]
+    points = len(charted[0].points) if charted else 0
+    print(f"    (the 7d chart's series: {len(charted)} games x {points} snapshots)")
     await stats.close()
 
 

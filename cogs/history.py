@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import trend_embeds
+from bot import trend_charts, trend_embeds
 from bot.errors import NoDataYet, UserFacingError
 from bot.replies import Reply, Sendable, answer
 from bot.trends import DEFAULT_PERIOD, Period
@@ -51,7 +51,8 @@ class HistoryCog(commands.Cog):
                 result = await history.trends(period)
                 if result is None:
                     raise UserFacingError(trend_embeds.no_history(history.history_days))
-                return Reply(embed=trend_embeds.trends_embed(result, self.minutes))
+                chart = await trend_charts.gainers(self.bot.renderer, history, result)
+                return Reply(embed=trend_embeds.trends_embed(result, self.minutes), chart=chart)
             game_id = await history.find_game(game)
             if game_id is None:
                 if not await history.snapshots():
@@ -61,7 +62,8 @@ class HistoryCog(commands.Cog):
             if trend is None:
                 name = (await history.game_names())[game_id]
                 raise UserFacingError(trend_embeds.game_not_in_period(name, period))
-            return Reply(embed=trend_embeds.game_trend_embed(trend, self.minutes))
+            chart = await trend_charts.game(self.bot.renderer, trend)
+            return Reply(embed=trend_embeds.game_trend_embed(trend, self.minutes), chart=chart)
 
         await answer(interaction, work)
 
@@ -98,7 +100,8 @@ class HistoryCog(commands.Cog):
                 history_days=history.history_days,
                 refresh_minutes=self.minutes,
             )
-            return Reply(embed=embed)
+            chart = await trend_charts.channel(self.bot.renderer, history, record)
+            return Reply(embed=embed, chart=chart)
 
         await answer(interaction, work)
 

@@ -100,6 +100,14 @@ RULES: dict[str, Rule] = {
         may=("bot.charts", "bot.rendering", "bot.cache", "bot.stats"),
         never=("discord", "aiohttp", "db"),
     ),
+    # the charts of /trends and /channel: which figures, under which snapshot's key
+    "bot.trend_charts": Rule(
+        may=(
+            *("bot.charts", "bot.rendering", "bot.history", "bot.stats", "bot.trends"),
+            "bot.trend_embeds",
+        ),
+        never=("discord", "aiohttp", "db"),
+    ),
     # background loops: supervised without knowing discord (web_callback reads their status)
     "bot.supervisor": Rule(never=("discord", "db", "aiohttp", "bot.*")),
     # slash commands published only when changed (a digest kept in the database)

@@ -4,13 +4,16 @@ renamed games. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
+from bot import trend_charts
 from bot.errors import NoDataYet
 from bot.history import HistoryService
 from bot.refresh import RefreshService
+from bot.rendering import ChartRenderer, thread_pool
 from bot.stats import NO_CATEGORY
 from db import history as stored
 from tests.fakes.twitch import make_stream
@@ -38,6 +41,14 @@ def refresher(database, twitch, stats, clock) -> RefreshService:
 @pytest.fixture
 def service(stats) -> HistoryService:
     return HistoryService(stats, top_n=100, history_days=1)
+
+
+@pytest.fixture
+async def renderer() -> AsyncIterator[ChartRenderer]:
+    drawing = ChartRenderer(thread_pool)
+    drawing.start()
+    yield drawing
+    await drawing.close()
 
 
 async def refresh(refresher, fake_twitch, clock, data, minutes=15):
@@ -181,3 +192,75 @@ async def test_streams_without_a_category_are_one_game_named_no_category(
     assert await service.find_game(NO_CATEGORY) == ""  # what the suggestion sends back
     trend = await service.game_trend("", "1h")
     assert [(p.total_viewers, p.streams) for p in trend.points] == [(15, 2), (40, 1)]
+
+
+async def test_trends_chart_the_biggest_gainers_once_per_snapshot(
+    refresher, service, renderer, fake_twitch, clock
+):
+    games = [(f"{index}", f"Game {index}") for index in range(1, 8)]
+    await refresh(refresher, fake_twitch, clock, streams(*((g, n, [1]) for g, n in games)), 30)
+    # Game i gains i * 10 viewers: the 5 biggest gainers are games 7 down to 3.
+    await refresh(
+        refresher, fake_twitch, clock, streams(*((g, n, [10 * int(g)]) for g, n in games))
+    )
+    result = await service.trends("1h")
+
+    chart = await trend_charts.gainers(renderer, service, result)
+
+    assert chart is not None
+    assert chart.description.startswith("Total viewers of the 5 biggest gainers over the last hour")
+    charted = [
+        f"Game {index}: from 1 to {index * 10}, peak {index * 10}" for index in (7, 6, 5, 4, 3)
+    ]
+    assert [part in chart.description for part in charted] == [True] * 5
+    order = [chart.description.index(part) for part in charted]
+    assert order == sorted(order)  # the biggest gain first, as the list shows them
+    assert "Game 2" not in chart.description
+    assert await trend_charts.gainers(renderer, service, result) == chart
+    assert renderer.renders == 1  # once per snapshot, however many ask
+
+    undrawn = await service.trends("6h")
+    await refresh(refresher, fake_twitch, clock, streams(*((g, n, [1]) for g, n in games)))
+    # A refresh between the list and its chart: no chart rather than one of newer figures.
+    assert await trend_charts.gainers(renderer, service, undrawn) is None
+    assert await trend_charts.gainers(renderer, service, result) == chart  # still that snapshot's
+    newer = await trend_charts.gainers(renderer, service, await service.trends("1h"))
+    assert newer is None  # back to the figures of the start: no gainer, no line to draw
+    assert renderer.renders == 1
+
+
+async def test_games_and_a_channel_are_charted_over_the_history(
+    refresher, service, renderer, fake_twitch, clock
+):
+    twin = ("99", "LoL", [1])  # another game of the same name
+    await refresh(refresher, fake_twitch, clock, streams((LOL, "LoL", [10, 5]), (ART, "Art", [7])))
+    await refresh(
+        refresher, fake_twitch, clock, streams((LOL, "LoL", [30]), (ART, "Art", [70]), twin)
+    )
+
+    game = await trend_charts.game(renderer, await service.game_trend(LOL, "24h"))
+    assert game.description.startswith("LoL: total viewers over the last 24 hours")
+    assert "LoL: from 15 to 30, peak 30 (2 points)" in game.description
+    gainers = await trend_charts.gainers(renderer, service, await service.trends("24h"))
+    assert "Art: from 7 to 70" in gainers.description
+    assert "LoL: from 15 to 30" in gainers.description
+    assert "LoL (99): from 0 to 1" in gainers.description  # told apart, not one line lost
+    rank = await trend_charts.channel(renderer, service, await service.channel("streamer0"))
+    assert "Best rank 1, latest 2, over 2 snapshots" in rank.description
+
+
+async def test_no_chart_without_two_snapshots_of_history(
+    database, twitch, stats, renderer, fake_twitch, clock
+):
+    service = HistoryService(stats, top_n=100, history_days=0)
+    off = RefreshService(twitch, stats, top_streams=100, history_days=0, clock=clock)
+    await refresh(off, fake_twitch, clock, streams((LOL, "LoL", [10])))
+    record = await service.channel("streamer0")  # in the top now, without history
+    assert await trend_charts.channel(renderer, service, record) is None
+
+    keeping = RefreshService(twitch, stats, top_streams=100, history_days=1, clock=clock)
+    await refresh(keeping, fake_twitch, clock, streams((LOL, "LoL", [10])))
+    trend = await service.game_trend(LOL, "24h")  # one snapshot: a trend needs two
+    assert await trend_charts.game(renderer, trend) is None
+    assert await trend_charts.gainers(renderer, service, await service.trends("24h")) is None
+    assert renderer.renders == 0

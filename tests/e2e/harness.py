@@ -22,11 +22,12 @@ from bot import stats
 from bot.streams import Stream, by_viewers
 from bot.twitch import parse_stream
 from tests.conftest import service_url
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, png_dimensions
 from tests.fakes.twitch import FakeTwitch
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "e2e-secret-key-that-is-long-enough-0123456789"
+CHART_MAX_BYTES = 500 * 1024
 
 
 def free_port() -> int:
@@ -181,14 +182,33 @@ async def backend(kind: str) -> AsyncIterator[dict[str, str]]:
         await admin.close()
 
 
-async def assert_one_call_answer(fake: FakeDiscord, command: str, options: Mapping) -> None:
-    """Once warm (as in use), the command's answer is its interaction callback, nothing else."""
+async def assert_one_call_answer(fake: FakeDiscord, command: str, options: Mapping) -> dict:
+    """Once warm (as in use), the command's answer is its interaction callback, nothing else.
+
+    Returns that answer's message.
+    """
     await (await fake.slash(command, options)).wait_for_message()
 
     interaction = await fake.slash(command, options)
-    await interaction.wait_for_message()
+    message = await interaction.wait_for_message()
     await asyncio.sleep(0.3)  # anything else the bot would send for it arrives by now
 
     callback = f"/interactions/{interaction.id}/{interaction.token}/callback"
     assert interaction.rest_calls() == [("POST", callback)]
     assert interaction.responses[0]["type"] == 4  # the answer itself, not a deferral
+    return message
+
+
+def shown_chart(discord_fake: FakeDiscord, message: dict) -> tuple[dict, bytes]:
+    """The attachment the message's embed shows, and its bytes, checked to be a sane PNG."""
+    attachment = discord_fake.embed_image(message)
+    assert attachment is not None, "the embed shows no attachment of the message"
+    data = discord_fake.attachment_bytes(attachment)
+    dimensions = png_dimensions(data)
+    assert dimensions is not None, "not a PNG"
+    assert dimensions == (attachment["width"], attachment["height"])
+    width, height = dimensions
+    assert 400 <= width <= 1600 and 250 <= height <= 1000
+    assert len(data) < CHART_MAX_BYTES
+    assert attachment["description"]
+    return attachment, data

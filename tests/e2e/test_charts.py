@@ -15,14 +15,19 @@ import pytest
 import pytest_asyncio
 
 from bot import stats
-from tests.e2e.harness import bot_environment, current_top, expected_summary, run_bot
-from tests.fakes.discord import FakeDiscord, png_dimensions
+from tests.e2e.harness import (
+    bot_environment,
+    current_top,
+    expected_summary,
+    run_bot,
+    shown_chart,
+)
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TOP = 300
-MAX_BYTES = 500 * 1024
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -47,21 +52,6 @@ async def world(tmp_path_factory):
             await bot.wait_for_snapshot()
             yield discord_fake, twitch_fake, bot
         assert await discord_fake.all_violations() == []
-
-
-def shown_chart(discord_fake: FakeDiscord, message: dict) -> tuple[dict, bytes]:
-    """The attachment the message's embed shows, and its bytes, checked to be a sane PNG."""
-    attachment = discord_fake.embed_image(message)
-    assert attachment is not None, "the embed shows no attachment of the message"
-    data = discord_fake.attachment_bytes(attachment)
-    dimensions = png_dimensions(data)
-    assert dimensions is not None, "not a PNG"
-    assert dimensions == (attachment["width"], attachment["height"])
-    width, height = dimensions
-    assert 400 <= width <= 1600 and 250 <= height <= 1000
-    assert len(data) < MAX_BYTES
-    assert attachment["description"]
-    return attachment, data
 
 
 async def one_call_answer(discord_fake: FakeDiscord, command: str) -> dict:

@@ -8,7 +8,13 @@ import re
 import pytest
 import pytest_asyncio
 
-from tests.e2e.harness import assert_one_call_answer, backend, bot_environment, run_bot
+from tests.e2e.harness import (
+    assert_one_call_answer,
+    backend,
+    bot_environment,
+    run_bot,
+    shown_chart,
+)
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import FakeTwitch, make_stream
 
@@ -84,6 +90,22 @@ async def test_trends_list_the_gains_and_losses_since_the_oldest_snapshot(world)
     assert not message.get("flags", 0) & EPHEMERAL
 
 
+async def test_trends_chart_the_viewers_of_the_biggest_gainers(world):
+    message = await (await world.slash("trends", {"period": "1h"})).wait_for_message()
+
+    attachment, _ = shown_chart(world, message)
+    assert attachment["filename"] == "trends.png"
+    description = attachment["description"]
+    assert description.startswith(
+        "Total viewers of the 3 biggest gainers over the last hour: line chart of total viewers"
+    )
+    # Each gainer from the oldest snapshot to the newest (0 where it was not in the top).
+    assert "Just Chatting: from 10 to 60, peak 60" in description
+    assert "Minecraft: from 0 to 40, peak 40" in description
+    assert "League of Legends: from 150 to 170, peak 200" in description
+    assert "Art" not in description  # a loser
+
+
 async def test_trends_of_one_game_show_its_series_change_and_peak(world):
     message = await (await world.slash("trends", {"game": "league of legends"})).wait_for_message()
 
@@ -98,6 +120,16 @@ async def test_trends_of_one_game_show_its_series_change_and_peak(world):
     assert series[0].endswith(" · 150 viewers · 2 streams")
     assert series[-1].endswith(" · 170 viewers · 2 streams")
     assert any(line.endswith(" · 200 viewers · 1 streams") for line in series)
+
+
+async def test_trends_of_one_game_chart_its_viewers(world):
+    message = await (await world.slash("trends", {"game": "21779"})).wait_for_message()
+
+    attachment, _ = shown_chart(world, message)
+    assert attachment["filename"] == "trends.png"
+    description = attachment["description"]
+    assert description.startswith("League of Legends: total viewers over the last 24 hours")
+    assert "League of Legends: from 150 to 170, peak 200" in description
 
 
 async def test_trends_suggest_games_of_the_history(world):
@@ -122,6 +154,17 @@ async def test_channel_shows_the_rank_now_and_the_record(world):
     assert int(fields["Snapshots in the top"]) >= 3
     first, last = (re.fullmatch(r"<t:(\d+):f>", fields[f]) for f in ("First seen", "Last seen"))
     assert first and last and int(first[1]) < int(last[1])
+
+
+async def test_channel_charts_the_rank_over_time(world):
+    message = await (await world.slash("channel", {"login": "streamer0"})).wait_for_message()
+
+    attachment, _ = shown_chart(world, message)
+    assert attachment["filename"] == "rank.png"
+    description = attachment["description"]
+    assert description.startswith("Rank of streamer0 in the top over time: line chart")
+    snapshots = int(fields_of(message)["Snapshots in the top"])
+    assert f"Best rank 1, latest 4, over {snapshots} snapshots" in description
 
 
 async def test_a_channel_out_of_the_top_now_still_has_its_record(world):
@@ -158,7 +201,8 @@ async def test_channel_suggests_logins_now_and_of_the_last_day(world):
 )
 async def test_an_answer_at_hand_is_one_rest_call(world, options):
     command, values = options
-    await assert_one_call_answer(world, command, values)
+    message = await assert_one_call_answer(world, command, values)
+    shown_chart(world, message)  # the chart is part of that one call
 
 
 async def test_every_interaction_was_answered_in_time(world):
