@@ -4,8 +4,8 @@
 
 (a) A full refresh of the top 1000 against the fake Twitch with a simulated latency per request,
     as a ratio to the floor `pages x latency` (the time the pages alone must take in sequence).
-(b) The snapshot write of 1000 rows (`db.snapshots.replace_snapshot`: one transaction deleting the
-    old rows, inserting the new, logging the snapshot) as a ratio to a raw `executemany` of the
+(b) The snapshot write of 1000 rows (`db.snapshots.replace_snapshot`: the rows staged, then
+    swapped in with the snapshot log and its history) as a ratio to a raw `executemany` of the
     same rows into an empty table with the same driver (aiosqlite / asyncpg), in one transaction,
     and to the original design of one upsert statement (one commit) per stream.
 
