@@ -128,15 +128,9 @@ class StreamWalk:
             seen_cursors.add(cursor)
 
 
-async def ranked(
-    walk: StreamWalk, after_page: Callable[[StreamWalk], None] | None = None
-) -> TopStreams:
-    """Walk every page (calling `after_page` after each) and rank what was found."""
-    found: list[Stream] = []
-    async for page in walk:
-        found.extend(page)
-        if after_page is not None:
-            after_page(walk)
+async def ranked(walk: StreamWalk) -> TopStreams:
+    """Walk every page and rank what was found, most viewers first."""
+    found = [stream async for page in walk for stream in page]
     found.sort(key=by_viewers)
     return TopStreams(streams=found, pages=walk.pages, duplicates_dropped=walk.duplicates)
 
