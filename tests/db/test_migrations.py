@@ -16,6 +16,8 @@ from tortoise.migrations.api import migrate
 from db import MODELS, close_database, history, open_database, queries, tortoise_config
 from db.accounts import store_tokens, users_with_tokens
 from db.models import RefreshRun
+from db.snapshots import replace_snapshot
+from tests.bot.test_cache import make_streams
 from tests.conftest import service_url
 
 
@@ -145,5 +147,18 @@ async def test_upgrading_to_the_history_keeps_the_snapshot_and_starts_an_empty_h
         assert (latest.id, latest.stream_count) == (1, 2)
         assert await history.snapshots_with_history() == []
         assert await history.game_totals_at(latest.id) == {}
+        assert latest.every_stream is False  # what every snapshot before 0008 covered
+
+        # The next refresh stages its rows and swaps them in over the upgraded table.
+        written = await replace_snapshot(
+            make_streams(3, 40),
+            pages=1,
+            duplicates_dropped=0,
+            taken_at=datetime.now(UTC),
+            history_channels=1000,
+        )
+        loaded = await queries.load_streams()
+        assert written.id == 2 and loaded.snapshot == written and len(loaded.value) == 40
+        assert len(await history.channel_ranks_at(written.id)) == 40
     finally:
         await close_database()
