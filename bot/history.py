@@ -59,7 +59,7 @@ def suggestions(names: Iterable[str], typed: str, limit: int = SUGGESTIONS) -> l
 class HistoryService:
     """Trends over the history and a channel's record; None where there is nothing to show."""
 
-    def __init__(self, stats: StatsService, *, top_n: int, history_days: int) -> None:
+    def __init__(self, stats: StatsService, *, top_n: int | None, history_days: int) -> None:
         self._stats = stats
         self.top_n = top_n
         self.history_days = history_days

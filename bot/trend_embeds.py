@@ -164,9 +164,12 @@ def game_not_in_period(name: str, period: Period) -> str:
 
 
 def channel_embed(
-    record: ChannelRecord, *, top_n: int, history_days: int, refresh_minutes: float
+    record: ChannelRecord, *, top_n: int | None, history_days: int, refresh_minutes: float
 ) -> discord.Embed:
-    """/channel: the channel's rank now and its record over the history."""
+    """/channel: the channel's rank now and its record over the history.
+
+    `top_n` None: the snapshot holds every live stream (TOP_STREAMS=all).
+    """
     login = quote(record.login, safe="")
     embed = discord.Embed(title=safe(record.login, EMBED_TITLE_LIMIT), colour=COLOUR)
     if len(login) <= LOGIN_URL_LIMIT:
@@ -176,7 +179,7 @@ def channel_embed(
         name="Now",
         value=f"#{count(now.rank)} · {count(now.viewers)} viewers"
         if now
-        else f"not in the top {count(top_n)} now",
+        else ("not live now" if top_n is None else f"not in the top {count(top_n)} now"),
         inline=False,
     )
     days = f"{history_days} day{'s' if history_days != 1 else ''}"
@@ -193,11 +196,16 @@ def channel_embed(
     return embed
 
 
-def unknown_channel(typed: str, top_n: int, history_days: int) -> str:
-    """/channel login:<typed> for a channel neither in the top now nor in the history."""
+def unknown_channel(typed: str, top_n: int | None, history_days: int) -> str:
+    """/channel login:<typed> for a channel neither in the snapshot now nor in the history."""
+    where = (
+        "is not live now and not among the channels the history kept"
+        if top_n is None
+        else f"has not been in the top {count(top_n)} live streams"
+    )
     return (
-        f"“{safe(typed, ONE_NAME_LIMIT)}” has not been in the top {count(top_n)} live streams "
-        f"within the last {history_days} days. Check the spelling, or pick a suggestion."
+        f"“{safe(typed, ONE_NAME_LIMIT)}” {where} within the last {history_days} days. "
+        "Check the spelling, or pick a suggestion."
     )
 
 

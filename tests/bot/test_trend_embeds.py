@@ -127,15 +127,17 @@ def test_game_trend_embed_passes_discord_whatever_the_name_and_series(name, wind
         st.builds(ChannelPoint, st.just(T0), st.integers(1, 10**5), viewers), max_size=50
     ),
     days=st.integers(0, 3650),
+    top_n=st.sampled_from([1000, None]),  # None: TOP_STREAMS=all
 )
-def test_channel_embed_passes_discord_whatever_the_login(login, now, points, days):
+def test_channel_embed_passes_discord_whatever_the_login(login, now, points, days, top_n):
     record = channel_record("7", login, now, points)
 
-    embed = trend_embeds.channel_embed(record, top_n=1000, history_days=days, refresh_minutes=15)
+    embed = trend_embeds.channel_embed(record, top_n=top_n, history_days=days, refresh_minutes=15)
 
     assert refused(embed) == []
     assert live_markdown(embed.title, line_start=True) == []
-    assert (embed.fields[0].value == "not in the top 1,000 now") == (now is None)
+    absent = "not live now" if top_n is None else "not in the top 1,000 now"
+    assert (embed.fields[0].value == absent) == (now is None)
 
 
 @hostile
@@ -151,6 +153,9 @@ def test_sentences_pass_discord_whatever_was_typed(typed, period):
         trend_embeds.unknown_channel(typed, 1000, 30)
     )
     assert match
+    everything = trend_embeds.unknown_channel(typed, None, 30)
+    assert message_violations({"content": everything}) == []
+    assert template(r"“{}” is not live now and not among the channels .*").fullmatch(everything)
 
 
 @hostile

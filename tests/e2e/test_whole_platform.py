@@ -62,3 +62,19 @@ async def test_top_still_shows_the_top_100(world):
     most_watched = max(twitch_fake.streams, key=lambda s: (s["viewer_count"], -int(s["id"])))
     assert most_watched["user_login"] in embed["description"].split("\n")[0]
     assert "1/10" in str(message["components"])  # 100 streams, 10 a page
+
+
+async def test_channel_says_what_it_knows_of_every_live_stream(world):
+    discord_fake, twitch_fake = world
+    live = max(twitch_fake.streams, key=lambda s: (s["viewer_count"], -int(s["id"])))
+
+    found = await (
+        await discord_fake.slash("channel", {"login": live["user_login"]})
+    ).wait_for_message()
+    fields = {field["name"]: field["value"] for field in found["embeds"][0]["fields"]}
+    assert fields["Now"].startswith("#1 · ")
+
+    missing = await (
+        await discord_fake.slash("channel", {"login": "nobody_live"})
+    ).wait_for_message()
+    assert missing["content"].startswith("“nobody\\_live” is not live now and not among")
