@@ -152,7 +152,7 @@ def game_trend(result: GameTrend) -> dict[str, Any]:
     }
 
 
-def channel(record: ChannelRecord, top_n: int) -> dict[str, Any]:
+def channel(record: ChannelRecord, top_n: int | None) -> dict[str, Any]:
     """A channel now (null outside the top) and over the history, as /channel shows."""
     now = record.now
     return {
