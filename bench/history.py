@@ -4,11 +4,11 @@
 
 (a) The history write's share of the snapshot write (`db.snapshots`): writing 1000 streams
     with history (totals, ~250 games, the top 1000 channels) against the same without it,
-    alternated, in the same run; and the history statements alone, timed inside the write.
+    alternated, in the same run; and the history's own work alone (counting the streams as
+    they are staged, packing, storing one row), timed inside the write.
 (b) A simulated 30 days: 2,880 snapshots of history at 15 minutes (each a copy of a real one
-    with every count moved and the channels ranked again), then rows per table, bytes per
-    snapshot (SQLite `dbstat`, PostgreSQL `pg_total_relation_size`, indexes included) and the
-    database's size.
+    with every count moved and the channels ranked again), then bytes per snapshot (SQLite
+    `dbstat`, PostgreSQL `pg_total_relation_size`, indexes included) and the database's size.
 (c) Reads at that size, each answered from scratch (no per-snapshot memo): `/trends 7d` (and
     24h; 7d with the series its chart draws, the 5 biggest gainers'), one game over 7 days,
     `/channel`, the game suggestions; against the SQL engine's `/gamestats` over the current
@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -35,8 +36,10 @@ from bench._support import command_line, database, scratch_postgres, timed
 from bot.cache import StatsService, open_cache
 from bot.history import HistoryService
 from bot.trend_charts import gainer_trends
+from bot.trends import ChannelRank, GameTotal, SnapshotTotals
 from bot.twitch import parse_stream
-from db import atomically, history, queries, snapshots
+from db import atomically, history, history_packs, queries, snapshots
+from db.history_packs import HistoryTally
 from db.snapshots import SnapshotWriter
 from tests.fakes.twitch import random_streams
 
@@ -52,6 +55,7 @@ class Plan:
     rows: int
     snapshots: int
     repeat: int
+    writes: int  # of each kind in (a): the difference is a millisecond in a noisy dozen
 
 
 def ms(times: list[float]) -> str:
@@ -66,15 +70,21 @@ def streams(plan: Plan) -> list:
 async def bench_write(engine: str, plan: Plan) -> None:
     rows = streams(plan)
     moments = iter(T0 - EVERY * (1000 - n) for n in range(1000))  # before the simulated days
-    write_history = SnapshotWriter._write_history
-    inside: list[float] = []
+    count, write_history = HistoryTally.add, SnapshotWriter._write_history
+    spent = [0.0]  # the history's own work in the current write
 
-    async def timed_history(*args: object) -> None:
+    def timed_count(*args: Any) -> None:
+        started = time.perf_counter()
+        count(*args)
+        spent[0] += time.perf_counter() - started
+
+    async def timed_history(*args: Any) -> None:
         started = time.perf_counter()
         await write_history(*args)
-        inside.append(time.perf_counter() - started)
+        spent[0] += time.perf_counter() - started
 
     async def write(history: int | None) -> None:
+        spent[0] = 0.0
         await snapshots.replace_snapshot(
             rows, pages=10, duplicates_dropped=0, taken_at=next(moments), history_channels=history
         )
@@ -82,43 +92,73 @@ async def bench_write(engine: str, plan: Plan) -> None:
     await write(1000)  # the old snapshot to replace exists from here on
     without: list[float] = []
     with_history: list[float] = []
-    # The history statements are also timed on their own, inside the snapshot's transaction:
-    # the difference of two whole writes drowns in the noise of the commit (fsync) on SQLite.
+    inside: list[float] = []
+    # The history's own work (counting the staged streams, then packing and storing the row) is
+    # also timed on its own: the difference of two whole writes drowns in the noise of the
+    # commit (fsync) on SQLite.
+    HistoryTally.add = timed_count  # type: ignore[method-assign]
     SnapshotWriter._write_history = timed_history  # type: ignore[method-assign]
     try:
-        for _ in range(plan.repeat):  # alternated: both see the same machine
+        for _ in range(plan.writes):  # alternated: both see the same machine
             without += await timed(lambda: write(None), 1)
             with_history += await timed(lambda: write(1000), 1)
+            inside.append(spent[0])
     finally:
+        HistoryTally.add = count  # type: ignore[method-assign]
         SnapshotWriter._write_history = write_history  # type: ignore[method-assign]
     base, ours = statistics.median(without), statistics.median(with_history)
     print(f"(a) {engine}: replace_snapshot of {len(rows)} streams")
     print(f"    without history {ms(without)}")
     print(f"    with history    {ms(with_history)}   difference {(ours - base) / base * 100:+.1f}%")
     print(
-        f"    history statements alone {ms(inside)}   "
+        f"    history's own work {ms(inside)}   "
         f"{statistics.median(inside) / base * 100:.1f}% of the snapshot write without history"
     )
 
 
-# Each simulated snapshot copies the newest real one with every count moved: channels are
-# ranked again by their new viewers, so streams overtake each other and games rise and fall.
-_SIMULATED_GAMES = (
-    "INSERT INTO history_games (snapshot_id, game_id, name, streams, viewers, highest) "
-    "SELECT ?, game_id, name, streams, (viewers * 31 + ?) % 200003, highest "
-    "FROM history_games WHERE snapshot_id = ?"
-)
-_SIMULATED_CHANNELS = (
-    "INSERT INTO history_channels (snapshot_id, rank, user_id, login, viewers) "
-    "SELECT ?, ROW_NUMBER() OVER (ORDER BY (viewers * 31 + ?) % 20011 DESC, user_id), "
-    "user_id, login, (viewers * 31 + ?) % 20011 FROM history_channels WHERE snapshot_id = ?"
-)
+def moved(template: SnapshotHistory, n: int) -> tuple[str, str]:
+    """The packs of simulated snapshot `n`: the template's with every count moved.
+
+    Channels are ranked again by their new viewers, so streams overtake each other and games
+    rise and fall.
+    """
+    game_ids = list(template.games)
+    games = history_packs.games_pack(
+        game_ids,
+        [template.games[game_id].name for game_id in game_ids],
+        [
+            (t.streams, (t.total_viewers * 31 + n) % 200003, t.highest_viewers)
+            for t in template.games.values()
+        ],
+    )
+    viewers = {user_id: (r.viewers * 31 + n) % 20011 for user_id, r in template.channels.items()}
+    ranked = sorted(viewers, key=lambda user_id: (-viewers[user_id], user_id))
+    channels = history_packs.channels_pack(
+        ranked,
+        [template.channels[user_id].login for user_id in ranked],
+        [viewers[user_id] for user_id in ranked],
+    )
+    return games, channels
+
+
+@dataclass(frozen=True)
+class SnapshotHistory:
+    """The newest real snapshot's history, which the simulated ones copy."""
+
+    totals: SnapshotTotals
+    games: dict[str, GameTotal]
+    channels: dict[str, ChannelRank]
 
 
 async def simulate(plan: Plan) -> None:
     """`plan.snapshots` snapshots of history, 15 minutes apart, ending at T0 + 30 days."""
     sql = queries._sql
-    template = (await history.snapshots_with_history())[-1]
+    newest = (await history.snapshots_with_history())[-1]
+    template = SnapshotHistory(
+        newest,
+        await history.game_totals_at(newest.snapshot_id),
+        await history.channel_ranks_at(newest.snapshot_id),
+    )
 
     async def day(first: int) -> None:
         async def work(tx: BaseDBAsyncClient) -> None:
@@ -133,19 +173,10 @@ async def simulate(plan: Plan) -> None:
                     [taken_at, plan.rows],
                 )
                 snapshot = inserted[0]["id"]
+                streams, viewers = template.totals.streams, template.totals.total_viewers + n
                 await tx.execute_query(
-                    sql(
-                        tx,
-                        "INSERT INTO history_totals (snapshot_id, taken_at, streams, viewers, "
-                        "median) VALUES (?, ?, ?, ?, ?)",
-                    ),
-                    [snapshot, taken_at, template.streams, template.total_viewers + n, 2.5],
-                )
-                await tx.execute_query(
-                    sql(tx, _SIMULATED_GAMES), [snapshot, n, template.snapshot_id]
-                )
-                await tx.execute_query(
-                    sql(tx, _SIMULATED_CHANNELS), [snapshot, n, n, template.snapshot_id]
+                    sql(tx, snapshots._INSERT_HISTORY),
+                    [snapshot, taken_at, streams, viewers, 2.5, *moved(template, n)],
                 )
 
         await atomically(work)
@@ -158,24 +189,18 @@ async def simulate(plan: Plan) -> None:
 
 async def sizes(engine: str, plan: Plan, database_bytes: int) -> None:
     conn = connections.get("default")
-    counts = {}
-    for table in ("history_totals", "history_games", "history_channels"):
-        rows = await conn.execute_query_dict(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608
-        counts[table] = int(rows[0]["n"])
+    rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM history_totals")
+    snapshots = int(rows[0]["n"])
     if engine == "SQLite":
         rows = await conn.execute_query_dict(
             "SELECT SUM(pgsize) AS size FROM dbstat WHERE name LIKE '%history%'"
         )
     else:
         rows = await conn.execute_query_dict(
-            "SELECT pg_total_relation_size('history_totals') + "
-            "pg_total_relation_size('history_games') + "
-            "pg_total_relation_size('history_channels') AS size"
+            "SELECT pg_total_relation_size('history_totals') AS size"
         )
     history_bytes = int(rows[0]["size"])
-    snapshots = counts["history_totals"]
-    print(f"(b) {engine}: {snapshots:,} snapshots of history")
-    print("    rows " + ", ".join(f"{table} {n:,}" for table, n in counts.items()))
+    print(f"(b) {engine}: {snapshots:,} snapshots of history, a row each")
     print(
         f"    history {history_bytes / 2**20:7.1f} MiB = {history_bytes / snapshots / 1024:.1f} "
         f"KiB per snapshot; whole database {database_bytes / 2**20:.1f} MiB"
@@ -239,9 +264,9 @@ async def main() -> None:
     args.add_argument("--repeat", type=int, default=9)
     options = args.parse_args()
     plan = (
-        Plan(rows=200, snapshots=96, repeat=3)
+        Plan(rows=200, snapshots=96, repeat=3, writes=3)
         if options.quick
-        else Plan(rows=1000, snapshots=2880, repeat=options.repeat)
+        else Plan(rows=1000, snapshots=2880, repeat=options.repeat, writes=61)
     )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "history.sqlite3"

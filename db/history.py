@@ -1,7 +1,10 @@
-"""The history's reads and its pruning: per snapshot, the totals, the games and the top channels.
+"""The history's reads and its pruning: per snapshot, the totals and the packed games and channels.
 
-Rows are written by `db.snapshots.replace_snapshot` in the snapshot's own transaction. Pruning
-deletes one snapshot's rows per transaction, so it never holds a lock for long.
+A snapshot's history is one row, written by `db.snapshots` in the snapshot's own transaction;
+its games and top channels are packed (`db.history_packs`). A read of one game or channel across
+many snapshots asks the database for the text where its needle starts (SQLite `instr`,
+PostgreSQL `strpos`), so only that entry leaves the database. Pruning deletes one snapshot per
+transaction, so it never holds a lock for long.
 """
 
 from __future__ import annotations
@@ -12,41 +15,41 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.trends import ChannelPoint, ChannelRank, GameTotal, SnapshotTotals
-from db import atomically
-from db.queries import _as_datetime, _connection, _sql
+from db import atomically, history_packs
+from db.history_packs import ENTRY_LIMIT
+from db.queries import _as_datetime, _connection, _is_postgres, _sql
 
 PRUNE_BATCH = 50  # snapshots looked up per query while pruning; each is deleted on its own
+NAME_LIMIT = 400  # characters of a game name read with its entry; a longer one reads its pack
+
+
+async def _pack(column: str, snapshot_id: int) -> str:
+    conn = _connection()
+    rows = await conn.execute_query_dict(
+        _sql(conn, f"SELECT {column} AS pack FROM history_totals WHERE snapshot_id = ?"),  # noqa: S608
+        [snapshot_id],
+    )
+    return rows[0]["pack"] if rows else history_packs.EMPTY
 
 
 async def game_totals_at(snapshot_id: int) -> dict[str, GameTotal]:
     """Every game of a snapshot by game id; empty when that snapshot has no history."""
-    conn = _connection()
-    rows = await conn.execute_query_dict(
-        _sql(
-            conn,
-            "SELECT game_id, name, streams, viewers, highest FROM history_games "
-            "WHERE snapshot_id = ?",
-        ),
-        [snapshot_id],
-    )
-    return {row["game_id"]: _game_total(row) for row in rows}
+    return history_packs.games(await _pack("games", snapshot_id))
 
 
 async def channel_ranks_at(snapshot_id: int) -> dict[str, ChannelRank]:
     """The top channels of a snapshot by user id; empty when that snapshot has no history."""
-    conn = _connection()
-    rows = await conn.execute_query_dict(
-        _sql(
-            conn,
-            "SELECT user_id, login, rank, viewers FROM history_channels WHERE snapshot_id = ?",
-        ),
-        [snapshot_id],
-    )
-    return {row["user_id"]: ChannelRank(row["login"], row["rank"], row["viewers"]) for row in rows}
+    return history_packs.channels(await _pack("channels", snapshot_id))
 
 
-def _game_total(row: dict[str, Any]) -> GameTotal:
-    return GameTotal(row["name"], row["streams"], int(row["viewers"]), row["highest"])
+def _found(conn: BaseDBAsyncClient, column: str, length: int) -> str:
+    """SQL for the `length` characters of `column` from where the needle (`?`) starts.
+
+    Where the needle is missing the search says 0 and the text is the pack's start instead,
+    which cannot start with the needle: `history_packs.entry_at` tells the two apart.
+    """
+    search = "strpos" if _is_postgres(conn) else "instr"
+    return f"substr({column}, {search}({column}, ?), {length})"
 
 
 def _totals(row: dict[str, Any]) -> SnapshotTotals:
@@ -72,74 +75,100 @@ async def snapshots_with_history() -> list[SnapshotTotals]:
 async def game_history(game_id: str, first: int, last: int) -> dict[int, GameTotal]:
     """One game's totals by snapshot id, for the snapshots `first` to `last` (inclusive)."""
     conn = _connection()
+    needle = history_packs.game_needle(game_id)
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            "SELECT snapshot_id, game_id, name, streams, viewers, highest FROM history_games "
-            "WHERE game_id = ? AND snapshot_id BETWEEN ? AND ?",
+            f"SELECT snapshot_id, {_found(conn, 'games', ENTRY_LIMIT + NAME_LIMIT)} AS found "  # noqa: S608
+            "FROM history_totals WHERE snapshot_id BETWEEN ? AND ?",
         ),
-        [game_id, first, last],
+        [needle, first, last],
     )
-    return {row["snapshot_id"]: _game_total(row) for row in rows}
+    totals = {}
+    for row in rows:
+        if not row["found"].startswith(needle):
+            continue
+        entry = history_packs.entry_at(row["found"], needle)
+        if entry is None:  # a name longer than what was read: read the whole pack
+            totals[row["snapshot_id"]] = (await game_totals_at(row["snapshot_id"]))[game_id]
+        else:
+            totals[row["snapshot_id"]] = history_packs.game_entry(entry)[1]
+    return totals
 
 
 async def games_since(first: int) -> dict[str, str]:
     """Every game seen in the snapshots from `first` on, by game id, with its newest name."""
-    conn = _connection()
-    rows = await conn.execute_query_dict(
-        _sql(
-            conn,
-            "SELECT history_games.game_id, history_games.name FROM history_games JOIN ("
-            "SELECT game_id, MAX(snapshot_id) AS newest FROM history_games "
-            "WHERE snapshot_id >= ? GROUP BY game_id) AS seen "
-            "ON history_games.game_id = seen.game_id "
-            "AND history_games.snapshot_id = seen.newest",
-        ),
-        [first],
-    )
-    return {row["game_id"]: row["name"] for row in rows}
+    names: dict[str, str] = {}
+    for pack in await _packs_since("games", first):
+        names.update(history_packs.game_names(pack))
+    return names
 
 
 async def logins_since(first: int) -> set[str]:
     """The logins of every channel in the history's top from snapshot `first` on."""
+    logins: set[str] = set()
+    for pack in await _packs_since("channels", first):
+        logins |= history_packs.logins(pack)
+    return logins
+
+
+async def _packs_since(column: str, first: int) -> list[str]:
+    """The packs of the snapshots from `first` on, oldest first."""
     conn = _connection()
     rows = await conn.execute_query_dict(
-        _sql(conn, "SELECT DISTINCT login FROM history_channels WHERE snapshot_id >= ?"),
+        _sql(
+            conn,
+            f"SELECT {column} AS pack FROM history_totals WHERE snapshot_id >= ? "  # noqa: S608
+            "ORDER BY snapshot_id",
+        ),
         [first],
     )
-    return {row["login"] for row in rows}
+    return [row["pack"] for row in rows]
 
 
 async def channel_of(login: str) -> str | None:
     """The user id that most recently had `login` (logins are lower case), or None."""
     conn = _connection()
+    search = "strpos" if _is_postgres(conn) else "instr"
+    needle = history_packs.login_needle(login)
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            "SELECT user_id FROM history_channels WHERE login = ? "
+            f"SELECT channels FROM history_totals WHERE {search}(channels, ?) > 0 "  # noqa: S608
             "ORDER BY snapshot_id DESC LIMIT 1",
         ),
-        [login],
+        [needle],
     )
-    return rows[0]["user_id"] if rows else None
+    if not rows:
+        return None
+    ranks = history_packs.channels(rows[0]["channels"])
+    return next(user_id for user_id, rank in ranks.items() if rank.login == login)
 
 
 async def channel_history(user_id: str) -> list[ChannelPoint]:
     """A channel's rank and viewers in every snapshot of the history it was in, oldest first."""
     conn = _connection()
+    needle = history_packs.channel_needle(user_id)
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            "SELECT history_totals.taken_at, history_channels.rank, history_channels.viewers "
-            "FROM history_channels JOIN history_totals "
-            "ON history_totals.snapshot_id = history_channels.snapshot_id "
-            "WHERE history_channels.user_id = ? ORDER BY history_channels.snapshot_id",
+            f"SELECT taken_at, {_found(conn, 'channels', ENTRY_LIMIT)} AS found "  # noqa: S608
+            "FROM history_totals ORDER BY snapshot_id",
         ),
-        [user_id],
+        [needle],
     )
-    return [
-        ChannelPoint(_as_datetime(row["taken_at"]), row["rank"], row["viewers"]) for row in rows
-    ]
+    points = []
+    for row in rows:
+        if row["found"].startswith(needle):
+            _, rank = history_packs.channel_entry(_channel_fields(row["found"]))
+            points.append(ChannelPoint(_as_datetime(row["taken_at"]), rank.rank, rank.viewers))
+    return points
+
+
+def _channel_fields(found: str) -> str:
+    """A channel's entry from where its needle starts, the login cut or not (it is not read)."""
+    user_id, rank, viewers = found[1:].split(":", 3)[:3]
+    return f"{user_id}:{rank}:{viewers}:"
 
 
 async def prune_history(before: datetime) -> int:
@@ -167,8 +196,6 @@ async def prune_history(before: datetime) -> int:
 
 
 async def _delete_snapshot(conn: BaseDBAsyncClient, snapshot_id: int) -> None:
-    for table in ("history_channels", "history_games", "history_totals"):
-        await conn.execute_query(
-            _sql(conn, f"DELETE FROM {table} WHERE snapshot_id = ?"),  # noqa: S608
-            [snapshot_id],
-        )
+    await conn.execute_query(
+        _sql(conn, "DELETE FROM history_totals WHERE snapshot_id = ?"), [snapshot_id]
+    )

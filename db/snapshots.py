@@ -6,8 +6,9 @@ transaction open for seconds. So each page goes to `streams_staging` as the walk
 (PostgreSQL: `COPY` through asyncpg; SQLite: `executemany`, a chunk per transaction), and when
 the walk ends one short transaction swaps the staging table in: it drops `streams`, renames the
 staging table and its indexes to the names the schema knows, and logs the snapshot with its top
-100 and its history. Readers see the previous snapshot or the new one, never a mix; a walk that
-fails drops the staging table and leaves the previous snapshot as it was.
+100 and its history (counted while the pages were staged). Readers see the previous snapshot or
+the new one, never a mix; a walk that fails drops the staging table and leaves the previous
+snapshot as it was.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from bot.stats import TOP_LIMIT, SnapshotInfo
 from bot.streams import Stream, by_viewers
 from db import atomically
-from db.models import HistoryTotal, SnapshotTop
+from db.history_packs import HistoryTally
+from db.models import SnapshotTop
 from db.queries import _TOP_STREAMS, _connection, _is_postgres, _sql, _stream_from_row
 
 log = logging.getLogger(__name__)
@@ -57,17 +59,9 @@ COLUMNS = (
 _INSERT_STAGING = (  # constants only: no outside text reaches the statement
     f"INSERT INTO {STAGING} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 )
-# The history is computed by the database from the rows just swapped in: one statement a table.
-_HISTORY_GAMES = (
-    "INSERT INTO history_games (snapshot_id, game_id, name, streams, viewers, highest) "
-    "SELECT ?, game_id, MAX(game_name), COUNT(*), SUM(viewer_count), MAX(viewer_count) "
-    "FROM streams GROUP BY game_id"
-)
-_HISTORY_CHANNELS = (  # the top N first (a bounded sort), then their ranks
-    "INSERT INTO history_channels (snapshot_id, rank, user_id, login, viewers) "
-    "SELECT ?, ROW_NUMBER() OVER (ORDER BY viewer_count DESC, id{binary}), user_id, user_login, "
-    "viewer_count FROM (SELECT id, user_id, user_login, viewer_count FROM streams "
-    "ORDER BY viewer_count DESC, id{binary} LIMIT ?) AS top"
+_INSERT_HISTORY = (
+    "INSERT INTO history_totals (snapshot_id, taken_at, streams, viewers, median, games, "
+    "channels) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -91,7 +85,7 @@ class SnapshotWriter:
         `shuffle` puts each chunk of rows in random order before it is stored, as the product
         has always stored them (the table's order must not give the ranking away).
         """
-        self._history_channels = history_channels
+        self._history = None if history_channels is None else HistoryTally(history_channels)
         self._shuffle = shuffle
         self._snapshot_id = 0
         self._pending: list[Stream] = []
@@ -119,6 +113,8 @@ class SnapshotWriter:
         for stream in streams:
             self._names.setdefault(stream.game_id, stream.game_name)
             self._viewers.append(stream.viewer_count)
+        if self._history is not None:
+            self._history.add(streams)
         self._pending.extend(streams)
         if len(self._pending) >= CHUNK:
             await self._flush()
@@ -161,8 +157,8 @@ class SnapshotWriter:
             )
             await _run(conn, _swap(conn))
             await _keep_top(conn, snapshot.id)
-            if self._history_channels is not None:
-                await self._write_history(conn, snapshot)
+            if self._history is not None:
+                await self._write_history(conn, snapshot, self._history)
 
         await atomically(swap)
         self._committed = True
@@ -194,22 +190,23 @@ class SnapshotWriter:
             stream.is_mature,
         )
 
-    async def _write_history(self, conn: BaseDBAsyncClient, snapshot: SnapshotInfo) -> None:
-        """Store the snapshot's compact history: totals, one row per game, the top channels."""
+    async def _write_history(
+        self, conn: BaseDBAsyncClient, snapshot: SnapshotInfo, tally: HistoryTally
+    ) -> None:
+        """Store the snapshot's compact history: its totals and packs, in one row."""
         viewers = self._viewers
-        await HistoryTotal.create(
-            snapshot_id=snapshot.id,
-            taken_at=snapshot.taken_at,
-            streams=len(viewers),
-            viewers=sum(viewers),
-            median=float(statistics.median(viewers)) if viewers else None,
-            using_db=conn,
+        await conn.execute_query(
+            _sql(conn, _INSERT_HISTORY),
+            [
+                snapshot.id,
+                snapshot.taken_at,
+                len(viewers),
+                sum(viewers),
+                float(statistics.median(viewers)) if viewers else None,
+                tally.games_pack(self._names),
+                tally.channels_pack(),
+            ],
         )
-        await conn.execute_query(_sql(conn, _HISTORY_GAMES), [snapshot.id])
-        if self._history_channels:
-            await conn.execute_query(
-                _sql(conn, _HISTORY_CHANNELS), [snapshot.id, self._history_channels]
-            )
 
     async def _drop_staging(self) -> None:
         try:

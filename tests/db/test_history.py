@@ -4,16 +4,17 @@ exactly what is older than the cut-off, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.streams import Stream, by_viewers
-from bot.trends import ChannelRank, GameTotal
+from bot.trends import ChannelPoint, ChannelRank, GameTotal
 from db import history
 from db.snapshots import replace_snapshot
-from tests.strategies import snapshots
+from tests.strategies import GAMES, hostile_names, snapshots
 
 history_settings = settings(
     max_examples=40,
@@ -121,3 +122,48 @@ async def test_pruning_a_backlog_longer_than_one_batch(database, monkeypatch):
 
     assert await history.prune_history(T0 + timedelta(days=1)) == 5
     assert await history.snapshots_with_history() == []
+
+
+# Game names and logins with the packs' own separators, escapes that look decoded, and names
+# longer than a search reads with its entry.
+separators = st.lists(st.sampled_from([",", ":", "%", "%2C", "%3A", "%25", "a", "é"]), max_size=8)
+packed_text = st.one_of(separators.map("".join), hostile_names)
+
+
+@history_settings
+@given(
+    streams=snapshots(max_size=30),
+    names=st.lists(packed_text, min_size=len(GAMES), max_size=len(GAMES)),
+    logins=st.lists(packed_text, min_size=30, max_size=30, unique=True),
+)
+async def test_any_game_name_and_login_reads_back_one_by_one(database, streams, names, logins):
+    named = dict(zip(GAMES, names, strict=True))
+    streams = [
+        replace(s, game_name=named[s.game_id], user_login=login)
+        for s, login in zip(streams, logins, strict=False)
+    ]
+    snapshot = await store(streams, channels=20)
+
+    games = brute_games(streams)
+    assert await history.game_totals_at(snapshot.id) == games
+    for game_id, total in games.items():
+        assert await history.game_history(game_id, snapshot.id, snapshot.id) == {snapshot.id: total}
+    assert await history.game_history("no such game", snapshot.id, snapshot.id) == {}
+    ranks = brute_ranks(streams, 20)
+    for user_id, rank in ranks.items():
+        assert await history.channel_of(rank.login) == user_id
+        newest = (await history.channel_history(user_id))[-1]  # earlier examples' come first
+        assert newest == ChannelPoint(T0, rank.rank, rank.viewers)
+    assert await history.logins_since(snapshot.id) == {rank.login for rank in ranks.values()}
+    assert await history.games_since(snapshot.id) == {g: t.name for g, t in games.items()}
+
+
+async def test_a_game_name_longer_than_a_search_reads_reads_back_whole(database):
+    long_name = "Just, Chatting: " * 100  # escaped, far past what one search reads
+    streams = [replace(s, game_name=long_name) for s in snapshots_of(3)]
+    snapshot = await store(streams)
+
+    series = await history.game_history("0", snapshot.id, snapshot.id)
+
+    assert series == {snapshot.id: brute_games(streams)["0"]}
+    assert series[snapshot.id].name == long_name

@@ -13,6 +13,7 @@ import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
+from bot.trends import ChannelPoint, ChannelRank, GameTotal
 from db import MODELS, close_database, history, open_database, queries, tortoise_config
 from db.accounts import store_tokens, users_with_tokens
 from db.models import RefreshRun
@@ -160,5 +161,59 @@ async def test_upgrading_to_the_history_keeps_the_snapshot_and_starts_an_empty_h
         loaded = await queries.load_streams()
         assert written.id == 2 and loaded.snapshot == written and len(loaded.value) == 40
         assert len(await history.channel_ranks_at(written.id)) == 40
+    finally:
+        await close_database()
+
+
+async def test_upgrading_packs_the_history_rows_already_kept(empty_database):
+    url = empty_database
+    await migrate(config=tortoise_config(url), target="models.0008_every_stream")
+    connection = connections.get("default")
+    sqlite = url.startswith("sqlite")
+
+    async def insert(table: str, columns: str, values: list[object]) -> None:
+        marks = ", ".join("?" if sqlite else f"${n}" for n in range(1, len(values) + 1))
+        await connection.execute_query(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608
+            values,
+        )
+
+    taken = [datetime(2026, 11, 1, hour, tzinfo=UTC) for hour in (10, 11)]
+    for snapshot_id, taken_at in enumerate(taken, start=1):
+        await insert(
+            "history_totals",
+            "snapshot_id, taken_at, streams, viewers, median",
+            [snapshot_id, taken_at, 3, 60 + snapshot_id, 20.0],
+        )
+    games = "snapshot_id, game_id, name, streams, viewers, highest"
+    await insert("history_games", games, [1, "509658", "Just Chatting", 2, 50, 30])
+    await insert("history_games", games, [1, "", "", 1, 11, 11])
+    await insert("history_games", games, [2, "509658", "Just: Chatting, 100%", 3, 62, 40])
+    channels = "snapshot_id, rank, user_id, login, viewers"
+    await insert("history_channels", channels, [1, 1, "41", "alpha", 30])
+    await insert("history_channels", channels, [1, 2, "42", "b,e:t%a", 20])
+    await insert("history_channels", channels, [2, 1, "42", "b,e:t%a", 40])
+    await close_database()
+
+    await open_database(url)
+    try:
+        assert await history.game_totals_at(1) == {
+            "509658": GameTotal("Just Chatting", 2, 50, 30),
+            "": GameTotal("", 1, 11, 11),
+        }
+        assert await history.game_history("509658", 1, 2) == {
+            1: GameTotal("Just Chatting", 2, 50, 30),
+            2: GameTotal("Just: Chatting, 100%", 3, 62, 40),
+        }
+        assert await history.channel_ranks_at(1) == {
+            "41": ChannelRank("alpha", 1, 30),
+            "42": ChannelRank("b,e:t%a", 2, 20),
+        }
+        assert await history.channel_of("b,e:t%a") == "42"
+        assert await history.channel_history("42") == [
+            ChannelPoint(taken[0], 2, 20),
+            ChannelPoint(taken[1], 1, 40),
+        ]
+        assert [t.total_viewers for t in await history.snapshots_with_history()] == [61, 62]
     finally:
         await close_database()
