@@ -92,9 +92,11 @@ class SnapshotWriter:
         self._names: dict[str, str] = {}
         self._viewers: list[int] = []
         self._committed = False
+        self._text_times = False  # SQLite: started_at sent as the text its adapter would make
 
     async def __aenter__(self) -> SnapshotWriter:
         conn = _connection()
+        self._text_times = not _is_postgres(conn)
         await _run(conn, await _create_staging(conn))
         self._snapshot_id = await _next_snapshot_id(conn)
         return self
@@ -173,6 +175,7 @@ class SnapshotWriter:
             await atomically(lambda conn: _stage(conn, rows))
 
     def _row(self, stream: Stream) -> tuple[Any, ...]:
+        started_at = stream.started_at.astimezone(UTC)  # stored in UTC: /hours reads it as text
         return (
             stream.id,
             self._snapshot_id,
@@ -183,7 +186,8 @@ class SnapshotWriter:
             self._names[stream.game_id],
             stream.title,
             stream.viewer_count,
-            stream.started_at.astimezone(UTC),  # stored in UTC: /hours reads it as text
+            # sqlite3's own adapter makes the same text at about four times the cost
+            started_at.isoformat(" ") if self._text_times else started_at,
             stream.language,
             _TAGS.encode(stream.tags).decode(),
             stream.thumbnail_url,
@@ -267,7 +271,7 @@ async def _next_snapshot_id(conn: BaseDBAsyncClient) -> int:
 
 async def _stage(conn: BaseDBAsyncClient, rows: list[tuple[Any, ...]]) -> None:
     if not _is_postgres(conn):
-        await conn.execute_many(_INSERT_STAGING, [list(row) for row in rows])
+        await conn.execute_many(_INSERT_STAGING, rows)  # type: ignore[arg-type]  # sqlite3 takes tuples
         return
     async with conn.acquire_connection() as raw:  # type: ignore[attr-defined]
         await raw.copy_records_to_table(STAGING, records=rows, columns=COLUMNS)
