@@ -54,7 +54,7 @@ class Plan:
     latency: float = 0.020
 
 
-FULL = Plan(streams=100_000, games=8_000, repeat=3)
+FULL = Plan(streams=100_000, games=8_000, repeat=9)
 QUICK = Plan(streams=5_000, games=800, repeat=1)
 
 
