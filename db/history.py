@@ -42,14 +42,18 @@ async def channel_ranks_at(snapshot_id: int) -> dict[str, ChannelRank]:
     return history_packs.channels(await _pack("channels", snapshot_id))
 
 
+def _search(conn: BaseDBAsyncClient) -> str:
+    """The dialect's substring search: where a text starts in another, from 1; 0 if nowhere."""
+    return "strpos" if _is_postgres(conn) else "instr"
+
+
 def _found(conn: BaseDBAsyncClient, column: str, length: int) -> str:
     """SQL for the `length` characters of `column` from where the needle (`?`) starts.
 
     Where the needle is missing the search says 0 and the text is the pack's start instead,
-    which cannot start with the needle: `history_packs.entry_at` tells the two apart.
+    which cannot start with the needle: a caller tells the two apart by that.
     """
-    search = "strpos" if _is_postgres(conn) else "instr"
-    return f"substr({column}, {search}({column}, ?), {length})"
+    return f"substr({column}, {_search(conn)}({column}, ?), {length})"
 
 
 def _totals(row: dict[str, Any]) -> SnapshotTotals:
@@ -75,7 +79,7 @@ async def snapshots_with_history() -> list[SnapshotTotals]:
 async def game_history(game_id: str, first: int, last: int) -> dict[int, GameTotal]:
     """One game's totals by snapshot id, for the snapshots `first` to `last` (inclusive)."""
     conn = _connection()
-    needle = history_packs.game_needle(game_id)
+    needle = history_packs.entry_needle(game_id)
     rows = await conn.execute_query_dict(
         _sql(
             conn,
@@ -88,7 +92,7 @@ async def game_history(game_id: str, first: int, last: int) -> dict[int, GameTot
     for row in rows:
         if not row["found"].startswith(needle):
             continue
-        entry = history_packs.entry_at(row["found"], needle)
+        entry = history_packs.whole_entry(row["found"])
         if entry is None:  # a name longer than what was read: read the whole pack
             totals[row["snapshot_id"]] = (await game_totals_at(row["snapshot_id"]))[game_id]
         else:
@@ -129,12 +133,11 @@ async def _packs_since(column: str, first: int) -> list[str]:
 async def channel_of(login: str) -> str | None:
     """The user id that most recently had `login` (logins are lower case), or None."""
     conn = _connection()
-    search = "strpos" if _is_postgres(conn) else "instr"
     needle = history_packs.login_needle(login)
     rows = await conn.execute_query_dict(
         _sql(
             conn,
-            f"SELECT channels FROM history_totals WHERE {search}(channels, ?) > 0 "  # noqa: S608
+            f"SELECT channels FROM history_totals WHERE {_search(conn)}(channels, ?) > 0 "  # noqa: S608
             "ORDER BY snapshot_id DESC LIMIT 1",
         ),
         [needle],
@@ -148,7 +151,7 @@ async def channel_of(login: str) -> str | None:
 async def channel_history(user_id: str) -> list[ChannelPoint]:
     """A channel's rank and viewers in every snapshot of the history it was in, oldest first."""
     conn = _connection()
-    needle = history_packs.channel_needle(user_id)
+    needle = history_packs.entry_needle(user_id)
     rows = await conn.execute_query_dict(
         _sql(
             conn,
@@ -159,16 +162,10 @@ async def channel_history(user_id: str) -> list[ChannelPoint]:
     )
     points = []
     for row in rows:
-        if row["found"].startswith(needle):
-            _, rank = history_packs.channel_entry(_channel_fields(row["found"]))
-            points.append(ChannelPoint(_as_datetime(row["taken_at"]), rank.rank, rank.viewers))
+        if row["found"].startswith(needle):  # ",user_id:rank:viewers:login…", the login unread
+            _, rank, viewers = row["found"][1:].split(":", 3)[:3]
+            points.append(ChannelPoint(_as_datetime(row["taken_at"]), int(rank), int(viewers)))
     return points
-
-
-def _channel_fields(found: str) -> str:
-    """A channel's entry from where its needle starts, the login cut or not (it is not read)."""
-    user_id, rank, viewers = found[1:].split(":", 3)[:3]
-    return f"{user_id}:{rank}:{viewers}:"
 
 
 async def prune_history(before: datetime) -> int:

@@ -6,7 +6,8 @@
 "%", "," and ":" are escaped (%25, %2C, %3A) in ids, names and logins, so every entry starts
 after a comma and its fields split on colons. That makes one game or channel findable inside a
 pack with the database's own substring search: ",<game id>:" and ",<user id>:" start exactly one
-entry, ":<login>," ends exactly one. An empty pack is ",". The order of entries means nothing.
+entry (`entry_needle`), ":<login>," ends exactly one (`login_needle`). An empty pack is ",".
+The order of entries means nothing.
 
 `HistoryTally` counts what a snapshot's packs hold while its streams are staged, so writing the
 history costs one row and no second pass over the streams.
@@ -75,14 +76,9 @@ def channels_pack(user_ids: list[str], logins: list[str], viewers: Iterable[int]
     )
 
 
-def game_needle(game_id: str) -> str:
-    """What starts the game's entry in a games pack (nothing else in it)."""
-    return f",{escape(game_id)}:"
-
-
-def channel_needle(user_id: str) -> str:
-    """What starts the channel's entry in a channels pack (nothing else in it)."""
-    return f",{escape(user_id)}:"
+def entry_needle(key: str) -> str:
+    """What starts the entry of `key` (a game id, or a channel's user id) in its pack."""
+    return f",{escape(key)}:"
 
 
 def login_needle(login: str) -> str:
@@ -126,14 +122,11 @@ def logins(packed: str) -> set[str]:
     return {unescape(entry.rsplit(":", 1)[1]) for entry in entries(packed)}
 
 
-def entry_at(found: str, needle: str) -> str | None:
-    """The entry `needle` starts, from the text a search returned from where it found it.
+def whole_entry(found: str) -> str | None:
+    """The entry at the start of `found` (text a search returned from where it found its needle).
 
-    None if it found nothing (the text does not start with the needle) or if the text stops
-    before the entry ends (a name longer than the text asked for).
+    None if the text stops before the entry ends (a name longer than the text asked for).
     """
-    if not found.startswith(needle):
-        return None
     end = found.find(",", 1)
     return found[1:end] if end > 0 else None
 
