@@ -9,7 +9,8 @@
     bucket the first left (the steady state of a bot refreshing every interval).
 (b) The snapshot write of 100,000 rows as the refresh does it (pages of 100 staged as they come,
     then swapped in with the top 100 and the history) against a raw bulk load of the same rows
-    into a table like `streams`: `COPY` on PostgreSQL, one `executemany` on SQLite.
+    into a table like `streams`: `COPY` on PostgreSQL, one `executemany` on SQLite; the two
+    alternated, each timed `repeat` times (9; the medians are compared).
 (c) /gamestats suggestions with 8,000 games: the slowest of many prefixes, and the index build.
 
 `--quick`: 5,000 streams and 800 games, one round.
@@ -24,6 +25,7 @@ import statistics
 import string
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,18 +93,28 @@ async def bench_walk(plan: Plan) -> None:
             await stats.close()
 
 
-async def ours_write(database_url: str, rows: list, repeat: int) -> list[float]:
-    async def write() -> None:
-        async with SnapshotWriter(history_channels=1000) as writer:
-            for start in range(0, len(rows), PAGE_SIZE):
-                await writer.add(rows[start : start + PAGE_SIZE])
-            await writer.commit(
-                pages=len(rows) // PAGE_SIZE, duplicates_dropped=0, taken_at=datetime.now(UTC)
-            )
+async def write_snapshot(rows: list) -> None:
+    """The write as the refresh does it: pages of 100 staged as they come, then the swap."""
+    async with SnapshotWriter(history_channels=1000) as writer:
+        for start in range(0, len(rows), PAGE_SIZE):
+            await writer.add(rows[start : start + PAGE_SIZE])
+        await writer.commit(
+            pages=len(rows) // PAGE_SIZE, duplicates_dropped=0, taken_at=datetime.now(UTC)
+        )
 
-    async with database(database_url):
-        await write()  # the previous snapshot exists from here on, as in a running bot
-        return await timed(write, repeat)
+
+async def alternated(
+    rows: list, raw: Callable[[], Awaitable[float]], repeat: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of each of our writes and of each raw load, one after the other in turn, so that
+    both see the same machine (a shared one drifts by a tenth within a minute)."""
+    await write_snapshot(rows)  # the previous snapshot exists from here on, as in a running bot
+    ours: list[float] = []
+    raws: list[float] = []
+    for _ in range(repeat):
+        ours += await timed(lambda: write_snapshot(rows), 1)
+        raws.append(await raw())
+    return ours, raws
 
 
 def raw_values(rows: list) -> list[tuple]:
@@ -117,15 +129,14 @@ def raw_values(rows: list) -> list[tuple]:
 
 
 async def bench_write_sqlite(path: Path, rows: list, repeat: int) -> None:
-    ours = await ours_write(f"sqlite://{path}", rows, repeat)
     values = [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in raw_values(rows)]
-    raw: list[float] = []
-    async with aiosqlite.connect(path) as conn:
+    async with database(f"sqlite://{path}"), aiosqlite.connect(path) as conn:
         async with conn.execute(
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'streams' AND sql IS NOT NULL"
         ) as cursor:
             statements = [statement for (statement,) in await cursor.fetchall()]
-        for _ in range(repeat):
+
+        async def raw() -> float:
             await conn.execute("DROP TABLE IF EXISTS raw_streams")
             for statement in statements:  # the same table and indexes, another name
                 await conn.execute(
@@ -140,26 +151,29 @@ async def bench_write_sqlite(path: Path, rows: list, repeat: int) -> None:
                 values,
             )
             await conn.commit()
-            raw.append(time.perf_counter() - started)
-    report("SQLite", "one executemany", len(rows), ours, raw)
+            return time.perf_counter() - started
+
+        ours, raws = await alternated(rows, raw, repeat)
+    report("SQLite", "one executemany", len(rows), ours, raws)
 
 
 async def bench_write_postgres(server_url: str, rows: list, repeat: int) -> None:
-    async with scratch_postgres(server_url, "streamstats_bench_platform") as url:
-        ours = await ours_write(url, rows, repeat)
-        values = raw_values(rows)
-        raw: list[float] = []
+    values = raw_values(rows)
+    async with scratch_postgres(server_url, "streamstats_bench_platform") as url, database(url):
         conn = await asyncpg.connect(url)
         try:
-            for _ in range(repeat):
+
+            async def raw() -> float:
                 await conn.execute("DROP TABLE IF EXISTS raw_streams")
                 await conn.execute("CREATE TABLE raw_streams (LIKE streams INCLUDING ALL)")
                 started = time.perf_counter()
                 await conn.copy_records_to_table("raw_streams", records=values, columns=COLUMNS)
-                raw.append(time.perf_counter() - started)
+                return time.perf_counter() - started
+
+            ours, raws = await alternated(rows, raw, repeat)
         finally:
             await conn.close()
-    report("PostgreSQL", "COPY", len(rows), ours, raw)
+    report("PostgreSQL", "COPY", len(rows), ours, raws)
 
 
 def report(engine: str, baseline: str, rows: int, ours: list[float], raw: list[float]) -> None:
