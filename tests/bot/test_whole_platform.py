@@ -9,7 +9,7 @@ import pytest
 
 from bot.refresh import RefreshService
 from bot.twitch import StreamWalk, TwitchClient, parse_stream
-from db import queries
+from db import queries, snapshots
 from tests.bot.test_refresh import staging_left, stored_ids
 from tests.conftest import app_of
 from tests.fakes.twitch import make_stream, random_streams
@@ -100,8 +100,9 @@ async def test_the_headroom_stays_for_others(http, platform):
 
 
 async def test_a_fault_at_page_150_of_200_keeps_the_previous_snapshot(
-    database, everything, platform
+    database, everything, platform, monkeypatch
 ):
+    monkeypatch.setattr(snapshots, "CHUNK", 5_000)  # three chunks are staged before the fault
     first = await everything.refresh()
     before = await stored_ids()
     platform.streams = random_streams(STREAMS, seed=12, games=300)
