@@ -14,6 +14,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import aiohttp
 import discord
@@ -178,8 +179,26 @@ async def running_services(
 
 
 async def serve(settings: Settings) -> None:
-    """Run the bot and the web server until Discord disconnects for good or SIGTERM arrives."""
-    async with running_services(settings) as services:
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(services.bot.close()))
-        await services.bot.start(settings.discord_token)
+    """Run the bot and the web server until Discord disconnects for good or SIGTERM arrives.
+
+    SIGTERM cancels this task whatever it is doing (starting, connecting, serving), so every
+    service closes on the way out, the bot first: its loops, then its gateway session.
+    `Client.close()` alone would not do: discord.py retries a shard that failed to connect
+    every 5 s, forever, and after `close()` every retry fails.
+    """
+    serving = cast(asyncio.Task[None], asyncio.current_task())  # asyncio.run's task
+    stopping = asyncio.Event()
+
+    def on_sigterm() -> None:
+        log.info("stopping: SIGTERM received")
+        stopping.set()
+        serving.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        async with running_services(settings) as services:
+            await services.bot.start(settings.discord_token)
+    except asyncio.CancelledError:
+        if not stopping.is_set():
+            raise
+    log.info("stopped")

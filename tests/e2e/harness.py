@@ -72,6 +72,12 @@ class RunningBot:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    async def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        """Wait until the bot has logged `text`."""
+        async with asyncio.timeout(timeout):
+            while text not in self.log():
+                await asyncio.sleep(0.05)
+
     async def health(self) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.web_url}/healthz") as reply:
             return await reply.json()
