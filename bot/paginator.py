@@ -162,7 +162,9 @@ class Paginator(discord.ui.View):
         """Disable the buttons so nobody clicks a dead view."""
         _LIVE_MESSAGES.discard(self._message_id or 0)
         grey_out(self)
-        if self._interaction is not None:
+        # A bot that is stopping leaves the message as it is: its HTTP session may be closed
+        # already, and the next press greys the buttons out (the restarted process answers it).
+        if self._interaction is not None and not self._interaction.client.is_closed():
             # The interaction token lives 15 minutes; past that the message simply stays as is.
             with contextlib.suppress(discord.HTTPException):
                 await self._interaction.edit_original_response(view=self)
