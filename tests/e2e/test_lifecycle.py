@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 
 import pytest
@@ -61,9 +60,7 @@ async def test_autocomplete_offers_nothing_before_the_first_snapshot(world):
 
 async def test_status_says_why_refreshing_fails(world):
     discord_fake, _, bot, _ = world
-    async with asyncio.timeout(15):
-        while "refresh failed" not in bot.log():
-            await asyncio.sleep(0.1)
+    await bot.wait_for_log("refresh failed", timeout=15)
     interaction = await discord_fake.slash("status")
     message = await interaction.wait_for_message()
 

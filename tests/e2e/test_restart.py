@@ -102,20 +102,18 @@ def command_puts(discord_fake: FakeDiscord) -> list[str]:
 async def test_commands_are_published_only_when_they_changed(tmp_path):
     async with FakeDiscord() as discord_fake, FakeTwitch(streams=random_streams(50)) as twitch:
         env = bot_environment(discord_fake, twitch, tmp_path, REQUIRE_LOGIN="false")
-        async with run_bot(env, tmp_path):
-            await discord_fake.wait_for_commands(timeout=30)
+        async with run_bot(env, tmp_path) as bot:
+            await bot.wait_for_log(" commands to guild ")  # published and recorded
         published = command_puts(discord_fake)
         assert len(published) == 1
 
         async with run_bot(env, tmp_path) as bot:  # the same commands, the same guild
+            await bot.wait_for_log("slash commands are unchanged since the last sync")
             await discord_fake.wait_until_identified(timeout=30)
-            await bot.wait_for_snapshot()
-            assert "slash commands are unchanged since the last sync" in bot.log()
         assert command_puts(discord_fake) == published
 
         del env["DISCORD_GUILD_ID"]  # published globally now: a target they are not on yet
         async with run_bot(env, tmp_path) as bot:
-            await discord_fake.wait_until_identified(timeout=30)
-            await bot.wait_for_snapshot()
+            await bot.wait_for_log(" commands globally")
         assert len(command_puts(discord_fake)) == 2
         assert await discord_fake.all_violations() == []
