@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import tempfile
 import time
@@ -28,24 +27,30 @@ import aiohttp
 import aiosqlite
 import asyncpg
 
-from bench._support import command_line, database, scratch_postgres, timed
+from bench._support import (
+    RAW_INSERT,
+    RAW_TABLE,
+    command_line,
+    database,
+    new_raw_postgres_table,
+    new_raw_sqlite_table,
+    raw_rows,
+    scratch_postgres,
+    timed,
+)
 from bot.cache import StatsService, open_cache
 from bot.refresh import RefreshService
 from bot.twitch import TwitchApp, TwitchClient, parse_stream
 from db import snapshots
+from db.snapshots import COLUMNS
 from tests.fakes.twitch import FakeTwitch, random_streams
 
 ROWS = 1000
 QUICK_ROWS = 200  # two pages: every step of the refresh still runs
-UPSERT = (
-    "INSERT INTO raw_streams (snapshot_id, id, user_id, user_login, user_name, game_id, "
-    "game_name, title, viewer_count, started_at, language, tags, thumbnail_url, is_mature) "
-    "VALUES ({p}) ON CONFLICT (id) DO UPDATE SET viewer_count = excluded.viewer_count, "
+UPSERT = (  # the original design's statement, on the raw table
+    f"INSERT INTO {RAW_TABLE} ({', '.join(COLUMNS)}) VALUES ({{p}}) "  # noqa: S608
+    "ON CONFLICT (id) DO UPDATE SET viewer_count = excluded.viewer_count, "
     "title = excluded.title, game_id = excluded.game_id, game_name = excluded.game_name"
-)
-COLUMNS = (
-    "snapshot_id, id, user_id, user_login, user_name, game_id, game_name, title, viewer_count, "
-    "started_at, language, tags, thumbnail_url, is_mature"
 )
 
 
@@ -93,17 +98,6 @@ def bench_rows(plan: Plan) -> list:
     return [parse_stream(payload) for payload in random_streams(plan.rows, seed=11)]
 
 
-def raw_values(streams: list) -> list[tuple]:
-    return [
-        (
-            1, s.id, s.user_id, s.user_login, s.user_name, s.game_id, s.game_name, s.title,
-            s.viewer_count, s.started_at, s.language, json.dumps(s.tags), s.thumbnail_url,
-            s.is_mature,
-        )
-        for s in streams
-    ]  # fmt: skip
-
-
 async def ours_write(database_url: str, streams: list, repeat: int) -> list[float]:
     async def write() -> None:
         await snapshots.replace_snapshot(
@@ -119,40 +113,22 @@ async def bench_write_sqlite(path: Path, plan: Plan) -> None:
     streams = bench_rows(plan)
     ours = await ours_write(f"sqlite://{path}", streams, plan.repeat)
 
-    values = raw_values(streams)
+    values = raw_rows(streams, text_times=True)
     async with aiosqlite.connect(path) as conn:
-        # The same table and indexes as `streams`, under another name.
-        async with conn.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'streams' AND sql IS NOT NULL"
-        ) as cursor:
-            for (statement,) in await cursor.fetchall():
-                await conn.execute(
-                    statement.replace('"streams"', '"raw_streams"', 1).replace(
-                        "streams_", "raw_streams_"
-                    )
-                )
 
-        async def raw() -> None:
-            await conn.execute("DELETE FROM raw_streams")
-            await conn.commit()
+        async def raw() -> float:
+            await new_raw_sqlite_table(conn)
             started = time.perf_counter()
-            await conn.executemany(
-                f"INSERT INTO raw_streams ({COLUMNS}) VALUES ({', '.join('?' * 14)})",  # noqa: S608
-                [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in values],
-            )
+            await conn.executemany(RAW_INSERT, values)
             await conn.commit()
-            raw_times.append(time.perf_counter() - started)
+            return time.perf_counter() - started
 
-        raw_times: list[float] = []
-        for _ in range(plan.repeat):
-            await raw()
-
-        sqlite_rows = [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in values]
+        raw_times = [await raw() for _ in range(plan.repeat)]
 
         async def upsert_each() -> None:
             # The original design: one upsert statement (and commit) per stream.
-            for row in sqlite_rows:
-                await conn.execute(UPSERT.format(p=", ".join("?" * 14)), row)
+            for row in values:
+                await conn.execute(UPSERT.format(p=", ".join("?" * len(COLUMNS))), row)
                 await conn.commit()
 
         upsert_times = await timed(upsert_each, max(1, plan.repeat // 3))
@@ -163,18 +139,17 @@ async def bench_write_postgres(server_url: str, plan: Plan) -> None:
     streams = bench_rows(plan)
     async with scratch_postgres(server_url, "streamstats_bench") as url:
         ours = await ours_write(url, streams, plan.repeat)
-        values = raw_values(streams)
+        values = raw_rows(streams, text_times=False)
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute("CREATE TABLE raw_streams (LIKE streams INCLUDING ALL)")
             raw_times: list[float] = []
-            placeholders = ", ".join(f"${i}" for i in range(1, 15))
+            placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
             for _ in range(plan.repeat):
-                await conn.execute("DELETE FROM raw_streams")
+                await new_raw_postgres_table(conn)
                 started = time.perf_counter()
                 async with conn.transaction():
                     await conn.executemany(
-                        f"INSERT INTO raw_streams ({COLUMNS}) VALUES ({placeholders})",  # noqa: S608
+                        f"INSERT INTO {RAW_TABLE} ({', '.join(COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
                         values,
                     )
                 raw_times.append(time.perf_counter() - started)

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import statistics
 import string
@@ -34,7 +33,17 @@ import aiohttp
 import aiosqlite
 import asyncpg
 
-from bench._support import command_line, database, scratch_postgres, timed
+from bench._support import (
+    RAW_INSERT,
+    RAW_TABLE,
+    command_line,
+    database,
+    new_raw_postgres_table,
+    new_raw_sqlite_table,
+    raw_rows,
+    scratch_postgres,
+    timed,
+)
 from bench.stats import make_rows
 from bot.cache import StatsService, open_cache
 from bot.refresh import RefreshService
@@ -117,39 +126,14 @@ async def alternated(
     return ours, raws
 
 
-def raw_values(rows: list) -> list[tuple]:
-    return [
-        (
-            s.id, 1, s.user_id, s.user_login, s.user_name, s.game_id, s.game_name, s.title,
-            s.viewer_count, s.started_at, s.language, json.dumps(s.tags), s.thumbnail_url,
-            s.is_mature,
-        )
-        for s in rows
-    ]  # fmt: skip
-
-
 async def bench_write_sqlite(path: Path, rows: list, repeat: int) -> None:
-    values = [(*v[:9], v[9].isoformat(" "), *v[10:]) for v in raw_values(rows)]
+    values = raw_rows(rows, text_times=True)
     async with database(f"sqlite://{path}"), aiosqlite.connect(path) as conn:
-        async with conn.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'streams' AND sql IS NOT NULL"
-        ) as cursor:
-            statements = [statement for (statement,) in await cursor.fetchall()]
 
         async def raw() -> float:
-            await conn.execute("DROP TABLE IF EXISTS raw_streams")
-            for statement in statements:  # the same table and indexes, another name
-                await conn.execute(
-                    statement.replace('"streams"', '"raw_streams"', 1).replace(
-                        '"idx_streams_', '"idx_raw_streams_'
-                    )
-                )
-            await conn.commit()
+            await new_raw_sqlite_table(conn)
             started = time.perf_counter()
-            await conn.executemany(
-                f"INSERT INTO raw_streams ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 14)})",  # noqa: S608
-                values,
-            )
+            await conn.executemany(RAW_INSERT, values)
             await conn.commit()
             return time.perf_counter() - started
 
@@ -158,16 +142,15 @@ async def bench_write_sqlite(path: Path, rows: list, repeat: int) -> None:
 
 
 async def bench_write_postgres(server_url: str, rows: list, repeat: int) -> None:
-    values = raw_values(rows)
+    values = raw_rows(rows, text_times=False)
     async with scratch_postgres(server_url, "streamstats_bench_platform") as url, database(url):
         conn = await asyncpg.connect(url)
         try:
 
             async def raw() -> float:
-                await conn.execute("DROP TABLE IF EXISTS raw_streams")
-                await conn.execute("CREATE TABLE raw_streams (LIKE streams INCLUDING ALL)")
+                await new_raw_postgres_table(conn)
                 started = time.perf_counter()
-                await conn.copy_records_to_table("raw_streams", records=values, columns=COLUMNS)
+                await conn.copy_records_to_table(RAW_TABLE, records=values, columns=COLUMNS)
                 return time.perf_counter() - started
 
             ours, raws = await alternated(rows, raw, repeat)
