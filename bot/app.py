@@ -14,7 +14,6 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import cast
 
 import aiohttp
 import discord
@@ -181,24 +180,40 @@ async def running_services(
 async def serve(settings: Settings) -> None:
     """Run the bot and the web server until Discord disconnects for good or SIGTERM arrives.
 
-    SIGTERM cancels this task whatever it is doing (starting, connecting, serving), so every
-    service closes on the way out, the bot first: its loops, then its gateway session.
-    `Client.close()` alone would not do: discord.py retries a shard that failed to connect
-    every 5 s, forever, and after `close()` every retry fails.
+    SIGTERM lets start-up finish (seconds at most), then ends the Discord session and closes
+    every service in turn.
     """
-    serving = cast(asyncio.Task[None], asyncio.current_task())  # asyncio.run's task
-    stopping = asyncio.Event()
+    stop_requested = asyncio.Event()
 
     def on_sigterm() -> None:
         log.info("stopping: SIGTERM received")
-        stopping.set()
-        serving.cancel()
+        stop_requested.set()
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
-    try:
-        async with running_services(settings) as services:
-            await services.bot.start(settings.discord_token)
-    except asyncio.CancelledError:
-        if not stopping.is_set():
-            raise
+    async with running_services(settings) as services:
+        await run_session(services.bot, settings.discord_token, stop_requested)
     log.info("stopped")
+
+
+async def run_session(bot: StreamStatsBot, token: str, stop_requested: asyncio.Event) -> None:
+    """The bot's Discord session until Discord ends it (raising its reason) or stop is asked.
+
+    Asked to stop, the session is cancelled, then the bot closed (its loops, then the
+    gateway). `close()` alone does not end a session still connecting: discord.py retries a
+    shard that failed to connect every 5 s, forever, and every retry fails once the bot is
+    closed. A cancellation that arrives as a shard finishes connecting can be lost (Python
+    3.11's `wait_for`); the session then ends when `close()` queues its end, as a connected
+    session does.
+    """
+    session = asyncio.ensure_future(bot.start(token))
+    stop = asyncio.ensure_future(stop_requested.wait())
+    await asyncio.wait([session, stop], return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if not stop_requested.is_set():
+        session.result()
+        return
+    session.cancel()
+    await bot.close()
+    await asyncio.wait([session])
+    if not session.cancelled() and (error := session.exception()) is not None:
+        log.info("the Discord session ended while stopping: %r", error)
