@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -114,11 +114,22 @@ def open_cache(url: str) -> BaseCache:
     """
     cache = Cache.from_url(url)
     cache.namespace = NAMESPACE
-    cache.timeout = CACHE_TIMEOUT
+    cache.timeout = None  # see `within_budget`
     if url.startswith("redis"):
         cache.serializer = JsonSerializer()
     cache.ttl = DATA_TTL  # no key lives forever, even one written without a TTL of its own
     return cache
+
+
+async def within_budget(operation: Awaitable[T]) -> T:
+    """A cache operation, cut short after CACHE_TIMEOUT seconds (TimeoutError).
+
+    aiocache's own timeout is `asyncio.wait_for`, which on Python 3.11 loses a cancellation
+    that arrives as the operation completes: the task asked to stop goes on. That left the
+    refresh loop asleep after a shutdown had cancelled it, and the bot never exited.
+    """
+    async with asyncio.timeout(CACHE_TIMEOUT):
+        return await operation
 
 
 class StatsService:
@@ -146,7 +157,7 @@ class StatsService:
         """A cached value of the key's type, or None: missing, cache unavailable, or undecodable."""
         shared = isinstance(self._cache.serializer, JsonSerializer)  # else values by reference
         try:
-            return await self._cache.get(key, loads_fn=reader if shared else None)
+            return await within_budget(self._cache.get(key, loads_fn=reader if shared else None))
         except CACHE_ERRORS as error:
             self._warn(error)
         except msgspec.DecodeError as error:
@@ -157,7 +168,7 @@ class StatsService:
     async def _cached(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         """A cache write that degrades to nothing (None) when the cache is unavailable."""
         try:
-            return await getattr(self._cache, operation)(*args, **kwargs)
+            return await within_budget(getattr(self._cache, operation)(*args, **kwargs))
         except CACHE_ERRORS as error:
             self._warn(error)
             return None

@@ -25,7 +25,7 @@ import discord
 
 from bot import payloads
 from bot.app import core_services, point_discord_at, serve
-from bot.cache import Source, StatsService, open_cache
+from bot.cache import Source, StatsService, open_cache, within_budget
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, NoDataYet, TwitchError, UserFacingError
 from bot.stats import NO_CATEGORY, ranked
@@ -291,10 +291,10 @@ async def check_cache(url: str) -> None:
     """Write, read back and delete a short-lived value."""
     cache = open_cache(url)
     try:
-        await cache.set("check", "ok", ttl=10)
-        if await cache.get("check") != "ok":
+        await within_budget(cache.set("check", "ok", ttl=10))
+        if await within_budget(cache.get("check")) != "ok":
             raise LookupError("the cache did not return what was stored")
-        await cache.delete("check")
+        await within_budget(cache.delete("check"))
     finally:
         await cache.close()
 

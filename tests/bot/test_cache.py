@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import pickle
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,3 +305,19 @@ async def test_foreign_bytes_under_followed_streams_are_a_miss(redis_service):
     await write_foreign(service, f"followed:77:{snapshot.id}", b'[{"id": "1"}]')
 
     assert await service.followed_streams("77", snapshot.id) is None
+
+
+async def test_a_cancellation_that_meets_a_cache_read_is_never_lost():
+    """Cancelled at any step of a read, the reader ends cancelled: a loop asked to stop
+    stops (a lost cancellation left the refresh loop asleep and the bot unable to exit)."""
+    for steps in itertools.count():
+        stats = StatsService(open_cache("memory://"))
+        read = asyncio.ensure_future(stats.followed_streams("1", 1))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        if read.done():  # it finished before this step: every step before was tried
+            break
+        read.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await read
+    assert steps >= 1  # at least one step was tried
