@@ -17,6 +17,7 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 5.0  # seconds; a loop failing at every start must not spin
+STOP_GRACE = 5.0  # seconds a cancelled loop has to end before it is cancelled again
 REFRESH_LOOP = "refresh"
 VALIDATION_LOOP = "token validation"
 HOUSEKEEPING_LOOP = "housekeeping"
@@ -65,8 +66,11 @@ class _Watched:
 class Supervisor:
     """Starts named loops, restarts any that ends unexpectedly (logged), stops them on request."""
 
-    def __init__(self, *, restart_delay: float = RESTART_DELAY) -> None:
+    def __init__(
+        self, *, restart_delay: float = RESTART_DELAY, stop_grace: float = STOP_GRACE
+    ) -> None:
         self._restart_delay = restart_delay
+        self._stop_grace = stop_grace
         self._loops: dict[str, _Watched] = {}
 
     def start(self, name: str, loop: Loop) -> None:
@@ -97,7 +101,12 @@ class Supervisor:
         )
 
     async def stop(self, name: str) -> None:
-        """Stop a loop for good and wait until its task has finished."""
+        """Stop a loop for good and wait until its task has finished.
+
+        A cancellation can be lost on Python 3.11 (`asyncio.wait_for` returns the result of
+        an operation that completed as the cancellation arrived), and the loop then sleeps on
+        until its next run: a loop still running after `stop_grace` is cancelled again.
+        """
         watched = self._loops.get(name)
         if watched is None:
             return
@@ -105,8 +114,12 @@ class Supervisor:
         if watched.restart is not None:
             watched.restart.cancel()
         watched.loop.cancel()
-        if watched.task is not None:
-            await asyncio.wait([watched.task])
+        task = watched.task
+        while task is not None and not task.done():
+            await asyncio.wait([task], timeout=self._stop_grace)
+            if not task.done():
+                log.warning("the %s loop went on after it was cancelled; cancelling it again", name)
+                task.cancel()
 
     def status(self, name: str) -> LoopStatus:
         """Whether the loop runs and when it runs next (not running if it was never started)."""

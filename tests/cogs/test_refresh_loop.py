@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from discord.ext import tasks
@@ -233,3 +234,23 @@ async def test_a_refresh_longer_than_the_interval_skips_the_next_run(
     fields = {field.name: field.value for field in status.fields}
     assert "was skipped: the one before took" in fields["Skipped refresh"]
     assert "longer than the 0.01-minute interval" in fields["Skipped refresh"]
+
+
+async def test_a_loop_that_lost_its_cancellation_is_cancelled_again(caplog):
+    started = asyncio.Event()
+
+    @tasks.loop(hours=1)
+    async def deaf() -> None:
+        started.set()
+        # Swallowed, as a library that loses a cancellation does: the loop then sleeps an hour.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+    supervisor = Supervisor(stop_grace=0.1)
+    supervisor.start("deaf", deaf)
+    await started.wait()
+    with caplog.at_level(logging.WARNING, logger="bot.supervisor"):
+        async with asyncio.timeout(5):
+            await supervisor.stop("deaf")
+    assert not deaf.is_running()
+    assert "the deaf loop went on after it was cancelled; cancelling it again" in caplog.text
