@@ -39,8 +39,9 @@ def unescape(text: str) -> str:
 
 
 def pack(entries: Iterable[str]) -> str:
-    """A pack of `entries` (already escaped)."""
-    return "".join(f",{entry}" for entry in entries) + ","
+    """A pack of `entries` (already escaped, none empty)."""
+    joined = ",".join(entries)
+    return f",{joined}," if joined else EMPTY
 
 
 def entries(packed: str) -> list[str]:
