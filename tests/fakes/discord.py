@@ -2446,7 +2446,10 @@ class FakeDiscord(LoopbackServer):
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:  # the client left during the handshake (a bot stopping)
+            return ws
         conn = _GatewayConnection(ws, compress=request.query.get("compress") == "zlib-stream")
         self._connections.append(conn)
         try:
