@@ -160,7 +160,9 @@ class HistoryService:
     async def channel(self, login: str) -> ChannelRecord | None:
         """A channel by login, now and over the history; None if neither knows it.
 
-        Not kept per snapshot: anyone can ask for any login, and two indexed reads are cheap.
+        Not kept per snapshot: anyone can ask for any login, and a memo of every answer would
+        grow with them. The history read searches every snapshot's channels pack: 33 ms on
+        SQLite and 54 ms on PostgreSQL at 30 days (docs/PERFORMANCE.md).
         """
         if not is_login(login):
             return None
